@@ -1,0 +1,156 @@
+"""A running board: platform + firmware + engine + REPL session, owned in one place.
+
+This is the composition point (pytest-embedded's ``dut_factory`` idea): the
+CLI, the Robot library and bundles ask for a ``Board`` and never wire engines
+and sessions themselves. A board that fails half-way through starting is torn
+down before the error leaves ``start``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from mpbench.engine import Engine, engine_class
+from mpbench.errors import ConsoleClosed, ConsoleTimeout, EngineUnavailable, FirmwareError, SessionError
+from mpbench.platform import Platform
+from mpbench.session.repl import ExecResult, ReplSession
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 10.0
+
+
+def resolve_firmware(platform: Platform, override: Path | None = None, fetch: bool = False) -> Any:
+    """The firmware image ``platform`` boots: ``override`` (``--firmware``) or its manifest entry."""
+    from mpbench.firmware.cache import resolve
+    from mpbench.firmware.manifest import load_manifest
+
+    manifest = load_manifest()
+    entry = manifest.get(platform.firmware)
+    if entry is None:
+        raise FirmwareError(
+            f"{platform.path}: firmware: {platform.firmware!r} is not in the firmware manifest "
+            f"(known: {', '.join(sorted(manifest))})"
+        )
+    return resolve(entry, fetch=fetch, override=override)
+
+
+def unavailable_reason(platform: Platform, override: Path | None = None) -> str | None:
+    """None when ``platform`` can boot here without network access, else everything that is missing."""
+    reasons = []
+    try:
+        cls = engine_class(platform.engine)
+        engine_reason = cls.unavailable_reason(platform)
+    except Exception as e:  # an unknown engine is a reason too
+        engine_reason = str(e)
+    if engine_reason:
+        reasons.append(f"engine {platform.engine}: {engine_reason}")
+    if override is None:
+        from mpbench.firmware.cache import available
+        from mpbench.firmware.manifest import load_manifest
+
+        entry = load_manifest().get(platform.firmware)
+        fw_reason = f"{platform.firmware!r} is not in the manifest" if entry is None else available(entry)
+    else:
+        fw_reason = None if override.is_file() else f"{override} does not exist"
+    if fw_reason:
+        reasons.append(f"firmware {platform.firmware}: {fw_reason}")
+    return "; ".join(reasons) or None
+
+
+class BootError(SessionError):
+    """The board did not reach its prompt; says how long, what it printed and what the engine said."""
+
+
+class Board:
+    """One board from start to stop. Use as a context manager."""
+
+    def __init__(
+        self,
+        platform: Platform,
+        firmware: Path | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        boot_timeout: float | None = None,
+        fetch: bool = False,
+    ):
+        self.platform = platform
+        self.firmware_override = firmware
+        self.timeout = timeout
+        self.boot_timeout = platform.boot_timeout if boot_timeout is None else boot_timeout
+        self.fetch = fetch
+        self.engine: Engine | None = None
+        self.session: ReplSession | None = None
+        self.firmware: Any = None
+        self.boot_output = ""
+        self._transcript: Any = None
+
+    @property
+    def name(self) -> str:
+        return self.platform.name
+
+    def start(self) -> Board:
+        cls = engine_class(self.platform.engine)
+        reason = cls.unavailable_reason(self.platform)
+        if reason:
+            raise EngineUnavailable(f"{self.name}: {reason}", engine=self.platform.engine)
+        self.firmware = resolve_firmware(self.platform, self.firmware_override, self.fetch)
+        self.engine = cls(self.platform, self.firmware)
+        try:
+            self.engine.start()
+            self.session = ReplSession(self.engine.open_console(), self.platform, self.timeout)
+            self._transcript = self.session.console.transcript
+            self._wait_for_prompt()
+            self.session.enter_raw()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_for_prompt(self) -> None:
+        assert self.session is not None and self.engine is not None
+        try:
+            self.boot_output = self.session.wait_for_prompt(self.boot_timeout)
+        except (ConsoleTimeout, ConsoleClosed) as e:
+            engine_said = self.engine.log_tail()
+            extra = f"\n  {self.engine.name} said:\n    " + engine_said.replace("\n", "\n    ") if engine_said else ""
+            raise BootError(f"{self.name}: {e}{extra}") from e
+
+    @property
+    def transcript(self) -> Any:
+        """Everything that crossed the console, kept after the board stops."""
+        return self._transcript
+
+    def _s(self) -> ReplSession:
+        if self.session is None:
+            raise SessionError(f"{self.name} is not running; start it first")
+        return self.session
+
+    def exec(self, code: str, timeout: float | None = None) -> ExecResult:
+        return self._s().exec(code, timeout)
+
+    def reset(self, hard: bool = False) -> None:
+        """Soft reset (Ctrl-D) where the firmware has one, else restart; ``hard`` resets the machine."""
+        s = self._s()
+        assert self.engine is not None
+        if hard or self.platform.repl.soft_reset == "restart":
+            self.engine.reset()
+            s.mode = s.mode.UNKNOWN
+            s.reader.take()
+            s.use_raw_paste = self.platform.repl.raw_paste
+            self._wait_for_prompt()
+        else:
+            s.soft_reset()
+        s.enter_raw()
+
+    def stop(self) -> None:
+        if self.engine is not None:
+            self.engine.stop()
+        self.session = None
+
+    def __enter__(self) -> Board:
+        return self.start() if self.engine is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,128 @@
+"""The engine contract: start a board, give its console, reset, stop.
+
+An engine owns processes and sockets and knows nothing of Python or the REPL
+(the session does). Engines register by name (``@register_engine``), and the
+platform file's ``engine:`` key picks one, as labgrid's factory does.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from mpbench.console import Console
+from mpbench.errors import EngineError
+from mpbench.platform import Platform
+
+_ENGINES: dict[str, type[Engine]] = {}
+
+E = TypeVar("E", bound="type[Engine]")
+
+
+def register_engine(name: str) -> Callable[[E], E]:
+    def deco(cls: E) -> E:
+        cls.name = name
+        _ENGINES[name] = cls
+        return cls
+
+    return deco
+
+
+def engine_class(name: str) -> type[Engine]:
+    """The engine class registered as ``name``; the error lists the known ones."""
+    # Import the built-in engines so they register themselves.
+    from mpbench.engine import host, qemu  # noqa: F401
+
+    try:
+        return _ENGINES[name]
+    except KeyError:
+        raise EngineError(f"unknown engine {name!r}; known engines: {', '.join(sorted(_ENGINES))}") from None
+
+
+class EngineState(enum.Enum):
+    IDLE = "idle"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    ERROR = "error"
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def requires_running(method: F) -> F:
+    """Refuse to act on an engine that is not running, naming the call and the state."""
+
+    @functools.wraps(method)
+    def wrapper(self: Engine, *args: Any, **kwargs: Any) -> Any:
+        if self.state is not EngineState.RUNNING:
+            raise EngineError(
+                f"{type(self).__name__}.{method.__name__}() needs a running engine; it is {self.state.value}"
+            )
+        return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Engine(ABC):
+    """One emulated (or host) board process."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, platform: Platform, firmware: Any):
+        self.platform = platform
+        self.firmware = firmware
+        self.state = EngineState.IDLE
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"mpbench-{platform.name}-"))
+        self.argv: list[str] = []
+
+    @classmethod
+    @abstractmethod
+    def unavailable_reason(cls, platform: Platform) -> str | None:
+        """None when this machine can run the engine for ``platform``, else what is missing."""
+
+    @abstractmethod
+    def start(self) -> None:
+        """Start the board (paused where the engine can) and make its console ready."""
+
+    @abstractmethod
+    def open_console(self) -> Console:
+        """The board's console; called once after ``start``."""
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Hard-reset the board (the console stays connected where the engine allows)."""
+
+    @abstractmethod
+    def _stop(self) -> None: ...
+
+    @abstractmethod
+    def log_tail(self, lines: int = 15) -> str:
+        """The engine's own last output (stderr/log), for error messages."""
+
+    def version(self) -> str:
+        """The engine's version string, for reports and bundles."""
+        return ""
+
+    @property
+    def console_url(self) -> str:
+        return ""
+
+    def stop(self) -> None:
+        """Stop everything this engine started; safe to call twice."""
+        try:
+            self._stop()
+        finally:
+            self.state = EngineState.STOPPED
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

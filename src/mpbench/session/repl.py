@@ -1,0 +1,325 @@
+"""The MicroPython REPL protocol over a console: the only place that knows it.
+
+Modes are friendly (``>>> ``), paste (Ctrl-E, inside friendly), raw (Ctrl-A)
+and raw-paste (negotiated inside raw). Each transition is control bytes plus
+the banner to wait for (mpremote's recipe); a transition to the current mode
+does nothing. ``exec`` runs a block through the raw REPL and returns stdout
+and the traceback as data; how the bytes get there is ``delivery``'s job.
+"""
+
+from __future__ import annotations
+
+import ast
+import enum
+import re
+import time
+from dataclasses import dataclass
+
+from mpbench.console import Console
+from mpbench.deadline import Deadline
+from mpbench.errors import DeviceError, DeviceTraceback, Frame, ReplProtocolError, SessionError
+from mpbench.platform import Platform
+from mpbench.session import delivery
+from mpbench.session.reader import ConsoleReader
+from mpbench.session.traceback import parse_traceback
+
+CTRL_A, CTRL_B, CTRL_C, CTRL_D, CTRL_E = b"\x01", b"\x02", b"\x03", b"\x04", b"\x05"
+PROMPT = b">>> "
+RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
+SOFT_REBOOT = b"soft reboot"
+_PROMPT_AT_END = re.compile(rb">>> \Z")
+
+
+class ReplMode(enum.Enum):
+    UNKNOWN = "unknown"
+    FRIENDLY = "friendly"
+    RAW = "raw"
+    RUNNING = "running"  # a block was sent and its result not yet read
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What one block printed, and the exception it raised, if any."""
+
+    stdout: str
+    stderr: str
+    traceback: DeviceTraceback | None
+    elapsed: float
+
+    @property
+    def ok(self) -> bool:
+        return self.traceback is None
+
+    def check(self) -> str:
+        """Return stdout, or raise ``DeviceError`` with the traceback."""
+        if self.traceback is not None:
+            raise DeviceError(self.traceback, self.stdout)
+        return self.stdout
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+class ReplSession:
+    """A conversation with one board's REPL."""
+
+    def __init__(self, console: Console, platform: Platform, timeout: float = 10.0):
+        self.console = console
+        self.platform = platform
+        self.timeout = timeout
+        self.reader = ConsoleReader(console)
+        self.mode = ReplMode.UNKNOWN
+        self.use_raw_paste = platform.repl.raw_paste
+        rx = platform.console.rx_buffer
+        #: Largest write the board's input survives unacknowledged (None: no limit).
+        self.window = None if rx is None else max(8, rx * 3 // 4)
+        self._staged_offset: int | None = None
+        self.banner = ""
+
+    # -- waiting -------------------------------------------------------------
+    def _deadline(self, timeout: float | None) -> Deadline:
+        return Deadline(self.timeout if timeout is None else timeout)
+
+    def read_until(self, pattern: bytes | re.Pattern[bytes], timeout: float | None = None, what: str = "") -> bytes:
+        """Consume console output through ``pattern`` (for data a running script prints)."""
+        return self.reader.read_until(pattern, self._deadline(timeout), what)
+
+    def wait_for_prompt(self, timeout: float | None = None) -> str:
+        """Wait until the board sits at the friendly prompt after boot or reset; return what it printed."""
+        deadline = self._deadline(timeout)
+        out = self.reader.read_until(
+            _PROMPT_AT_END, deadline, what=f"{self.platform.name} never reached its '>>> ' prompt"
+        )
+        # More may follow a prompt printed mid-boot (ESP32 prints its banner after resets):
+        # only a prompt with silence after it counts.
+        while True:
+            more = self.reader.read_quiet(0.05, Deadline(0.05))
+            if not more:
+                break
+            out += more
+            if not out.endswith(PROMPT):
+                out += self.reader.read_until(_PROMPT_AT_END, deadline, what="no prompt after boot output")
+        text = _text(out).lstrip("\x00")  # the nRF51 UART model starts with a NUL
+        want = self.platform.repl.banner
+        if want and want not in text:
+            raise SessionError(
+                f"{self.platform.name}: the banner does not contain {want!r}; the board printed:\n{text}"
+            )
+        self.banner = next((ln for ln in text.splitlines() if ln.startswith("MicroPython")), self.banner)
+        self.mode = ReplMode.FRIENDLY
+        return text
+
+    # -- mode transitions ---------------------------------------------------------
+    def enter_raw(self, timeout: float | None = None) -> None:
+        if self.mode is ReplMode.RAW:
+            return
+        deadline = self._deadline(timeout)
+        if self.mode is not ReplMode.FRIENDLY:
+            self.console.write(b"\r" + CTRL_C + CTRL_C)
+            self.reader.read_quiet(0.05, deadline)
+        self.console.write(b"\r" + CTRL_A)
+        self.reader.read_until(RAW_BANNER, deadline, what="the raw REPL did not answer Ctrl-A")
+        self.mode = ReplMode.RAW
+
+    def enter_friendly(self, timeout: float | None = None) -> None:
+        if self.mode is ReplMode.FRIENDLY:
+            return
+        deadline = self._deadline(timeout)
+        if self.mode is ReplMode.RAW:
+            self.console.write(CTRL_B)
+        else:
+            self.console.write(b"\r" + CTRL_C + CTRL_B)
+        self.reader.read_until(_PROMPT_AT_END, deadline, what="the friendly REPL did not answer")
+        self.reader.read_quiet(0.02, deadline)
+        self.mode = ReplMode.FRIENDLY
+
+    # -- executing ------------------------------------------------------------
+    def exec(self, code: str, timeout: float | None = None) -> ExecResult:
+        """Run ``code`` as a script through the raw REPL and return what it printed.
+
+        Long code on boards with a small heap goes in chunks of whole top-level
+        statements, each run in the same globals, stopping at the first error.
+        """
+        limit = self.platform.repl.max_exec_source
+        chunks = _split_statements(code, limit) if limit and len(code.encode()) > limit else [(0, code)]
+        started = time.monotonic()
+        outs: list[str] = []
+        result: ExecResult | None = None
+        for offset, chunk in chunks:
+            self.exec_start(chunk, timeout, line_offset=offset)
+            result = self.exec_follow(timeout)
+            outs.append(result.stdout)
+            if not result.ok:
+                break
+        assert result is not None
+        return ExecResult("".join(outs), result.stderr, result.traceback, time.monotonic() - started)
+
+    def eval(self, expression: str, timeout: float | None = None) -> str:
+        """Evaluate an expression on the board and return its ``repr`` text."""
+        return self.exec(f"print(repr({expression}))", timeout).check().strip()
+
+    def exec_start(self, code: str, timeout: float | None = None, line_offset: int = 0) -> None:
+        """Send a block and return once it runs (for scripts that then need input or Ctrl-C)."""
+        self.enter_raw(timeout)
+        deadline = self._deadline(timeout)
+        data = code.encode()
+        self._staged_offset = None
+        if self.use_raw_paste:
+            self.console.write(CTRL_E + b"A" + CTRL_A)
+            while len(self.reader.buf) < 2:
+                self.reader.fill(deadline.slice(0.2))
+                if deadline.expired():
+                    raise ReplProtocolError("raw", "a reply to the raw-paste request", bytes(self.reader.buf))
+            reply = bytes(self.reader.buf[:2])
+            if reply == b"R\x01":
+                del self.reader.buf[:2]
+                self.mode = ReplMode.RUNNING
+                delivery.raw_paste_write(self.console, self.reader, data, deadline)
+                return
+            # Not supported: older firmware echoes the raw banner instead; remember it.
+            self.use_raw_paste = False
+            if reply == b"R\x00":
+                del self.reader.buf[:2]
+            else:
+                self.reader.read_until(RAW_BANNER[-12:], deadline, what="the raw REPL after a raw-paste request")
+        if line_offset or (self.window is not None and len(data) + 1 > self.window):
+            self._stage(data, line_offset, deadline)
+            data = delivery.staged_exec_line(line_offset)
+            self._staged_offset = line_offset
+        self.console.write(data + CTRL_D)
+        self.mode = ReplMode.RUNNING
+        self.reader.read_until(b"OK", deadline, what="the raw REPL did not accept the block")
+
+    def _stage(self, source: bytes, line_offset: int, deadline: Deadline) -> None:
+        """Paste ``source`` into a variable through paste mode, echo-checked (see ``delivery``)."""
+        assert self.window is not None
+        self.enter_friendly()
+        self.console.write(CTRL_E)
+        self.reader.read_until(delivery.PASTE_BANNER, deadline, what="paste mode did not start")
+        delivery.echo_window_write(
+            self.console, self.reader, delivery.stage_literal(source), self.window, deadline, "paste"
+        )
+        self.console.write(CTRL_D)
+        out = self.reader.read_until(_PROMPT_AT_END, deadline, what="the pasted source was not stored")
+        if b"Error" in out:
+            raise SessionError(
+                f"{self.platform.name}: storing {len(source)} bytes of source failed:\n{_text(out).strip()}\n"
+                f"(lower repl.max_exec_source in {self.platform.path} if this is a MemoryError)"
+            )
+        self.mode = ReplMode.FRIENDLY
+        self.enter_raw()
+
+    def exec_follow(self, timeout: float | None = None) -> ExecResult:
+        """Wait for the running block to finish; return its output and traceback."""
+        if self.mode is not ReplMode.RUNNING:
+            raise SessionError(f"no block is running (the REPL is {self.mode.value})")
+        deadline = self._deadline(timeout)
+        started = time.monotonic()
+        what = "the block did not finish"
+        out = self.reader.read_until(CTRL_D, deadline, what)[:-1]
+        err = self.reader.read_until(CTRL_D, deadline, what)[:-1]
+        self.reader.read_until(b">", deadline, what="the raw REPL prompt did not come back")
+        self.mode = ReplMode.RAW
+        tb = parse_traceback(_text(err))
+        if tb is not None and self._staged_offset is not None and tb.frames:
+            # Drop the frame of our own exec() line; the rest is the user's code.
+            tb = DeviceTraceback(tb.exc_type, tb.message, tb.frames[1:], tb.text)
+        return ExecResult(_text(out), _text(err), tb, time.monotonic() - started)
+
+    def write(self, data: bytes) -> None:
+        """Send bytes to a running block (its ``stdin``), paced for small input buffers."""
+        step = self.window or len(data) or 1
+        for i in range(0, len(data), step):
+            self.console.write(data[i : i + step])
+            if i + step < len(data):
+                time.sleep(0.01)
+
+    def interrupt(self) -> None:
+        """Send the keyboard interrupt (Ctrl-C, or SIGINT on the host port)."""
+        self.console.interrupt()
+
+    # -- friendly REPL -----------------------------------------------------------
+    def friendly_line(self, line: str, timeout: float | None = None) -> str:
+        """Type one line at the ``>>> `` prompt and return what it printed before the next prompt.
+
+        For the cases the raw REPL changes: the friendly REPL unlocks a locked
+        heap before each prompt and prints expression values.
+        """
+        if "\n" in line or "\r" in line:
+            raise ValueError("friendly_line takes one line; use exec for blocks")
+        deadline = self._deadline(timeout)
+        self.enter_friendly(timeout)
+        data = line.encode()
+        if self.window is not None:
+            delivery.echo_window_write(self.console, self.reader, data, self.window, deadline, "friendly")
+            echoed = data
+        else:
+            self.console.write(data)
+            echoed = self.reader.read_until(data, deadline, what="the prompt did not echo the line")
+        self.console.write(b"\r")
+        out = self.reader.read_until(re.compile(rb"(>>> |\.\.\. )\Z"), deadline, what="no prompt after the line")
+        del echoed
+        if out.endswith(b"... "):
+            # An unfinished statement: end it with an empty line.
+            self.console.write(b"\r")
+            out += self.reader.read_until(_PROMPT_AT_END, deadline, what="no prompt after the statement")
+        body = out[: -len(PROMPT)]
+        return _text(body[2:] if body.startswith(b"\r\n") else body)
+
+    # -- reset -----------------------------------------------------------------
+    def soft_reset(self, timeout: float | None = None) -> str:
+        """Ctrl-D at the friendly prompt: the VM restarts and boot.py runs again."""
+        deadline = self._deadline(timeout)
+        self.enter_friendly(timeout)
+        self.console.write(CTRL_D)
+        self.reader.read_until(SOFT_REBOOT, deadline, what="no 'soft reboot' after Ctrl-D")
+        self.mode = ReplMode.UNKNOWN
+        self.use_raw_paste = self.platform.repl.raw_paste
+        return self.wait_for_prompt(deadline.remaining())
+
+    def recover(self, timeout: float | None = None) -> None:
+        """Bring a board whose block is still running (or whose state is unknown) back to the raw prompt."""
+        deadline = self._deadline(timeout)
+        self.interrupt()
+        self.reader.read_quiet(0.1, deadline)
+        self.mode = ReplMode.UNKNOWN
+        self.enter_raw(deadline.remaining())
+
+
+def _split_statements(code: str, limit: int) -> list[tuple[int, str]]:
+    """Split a script into chunks of whole top-level statements, each about ``limit`` bytes at most.
+
+    Returns ``(line_offset, text)`` pairs so tracebacks keep the script's line
+    numbers. Code the host cannot parse (MicroPython-only syntax) goes whole.
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return [(0, code)]
+    lines = code.splitlines(keepends=True)
+    starts = [node.lineno - 1 for node in tree.body]
+    # decorators belong to their statement
+    for i, node in enumerate(tree.body):
+        decos = getattr(node, "decorator_list", [])
+        if decos:
+            starts[i] = min(d.lineno for d in decos) - 1
+    bounds = [*starts[1:], len(lines)]
+    chunks: list[tuple[int, str]] = []
+    cur_start, cur = 0, ""
+    for s, e in zip(starts, bounds, strict=True):
+        piece = "".join(lines[s:e])
+        if cur and len((cur + piece).encode()) > limit:
+            chunks.append((cur_start, cur))
+            cur_start, cur = s, ""
+        if not cur:
+            cur_start = s
+        cur += piece
+    if cur:
+        chunks.append((cur_start, cur))
+    if starts and starts[0] > 0 and chunks:
+        chunks[0] = (0, "".join(lines[: starts[0]]) + chunks[0][1])
+    return chunks
+
+
+__all__ = ["ExecResult", "Frame", "ReplMode", "ReplSession"]
