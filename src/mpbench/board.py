@@ -40,6 +40,8 @@ def resolve_firmware(platform: Platform, override: Path | None = None, fetch: bo
 def unavailable_reason(platform: Platform, override: Path | None = None) -> str | None:
     """None when ``platform`` can boot here without network access, else everything that is missing."""
     reasons = []
+    if platform.repl.unreachable:
+        reasons.append(f"no reachable REPL: {platform.repl.unreachable}")
     try:
         cls = engine_class(platform.engine)
         engine_reason = cls.unavailable_reason(platform)

@@ -74,6 +74,8 @@ class Repl:
     banner: str | None = None
     #: Largest source one exec can compile; longer scripts go in chunks.
     max_exec_source: int | None = None
+    #: Why no REPL of this firmware can be reached (e.g. stdio only over Bluetooth).
+    unreachable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,9 +106,13 @@ class IrqSource:
     note: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Platform:
-    """One board: MCU, memory, console, firmware, engine settings and features."""
+    """One board: MCU, memory, console, firmware, engine settings and features.
+
+    Frozen so no layer edits a board by accident; compared by identity
+    (``eq=False``) because it holds mappings, which are not hashable.
+    """
 
     name: str
     title: str
@@ -137,6 +143,8 @@ class Platform:
 
     def why_not(self, feature: str) -> str:
         """The platform file's reason a feature is absent, for skip messages."""
+        if feature not in FEATURES:
+            raise KeyError(f"unknown feature {feature!r}; known: {', '.join(FEATURES)}")
         f = self.features.get(feature)
         if f is None:
             return f"{self.name}: the platform file {self.path.name} does not list {feature!r}"

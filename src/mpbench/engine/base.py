@@ -37,7 +37,7 @@ def register_engine(name: str) -> Callable[[E], E]:
 def engine_class(name: str) -> type[Engine]:
     """The engine class registered as ``name``; the error lists the known ones."""
     # Import the built-in engines so they register themselves.
-    from mpbench.engine import host, qemu  # noqa: F401
+    from mpbench.engine import host, qemu, renode  # noqa: F401
 
     try:
         return _ENGINES[name]

@@ -1,0 +1,286 @@
+"""``mpbench``: the command line for people.
+
+A table of subcommands, one ``do_<verb>`` handler each, and one exit path
+(mpremote's shape): ``MpbenchError`` becomes ``mpbench: <message>`` and exit
+status 2 (setup) or 1 (the board failed), a script that raised exits 1,
+Ctrl-C exits 130, and every board is stopped on the way out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import sys
+import termios
+import time
+import tty
+from collections.abc import Callable
+from pathlib import Path
+
+from mpbench.board import Board, unavailable_reason
+from mpbench.errors import MpbenchError
+from mpbench.session.repl import ReplMode
+
+EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_INTERRUPTED = 0, 1, 2, 130
+REPL_EXIT_KEY = b"\x1d"  # Ctrl-], as in telnet and miniterm
+
+
+def _platforms_dir(args: argparse.Namespace) -> Path | None:
+    return Path(args.platforms) if getattr(args, "platforms", None) else None
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] for r in rows)
+
+
+# -- platforms ------------------------------------------------------------------
+def do_platforms(args: argparse.Namespace) -> int:
+    from mpbench.platform_loader import find_platform, load_all, validate_files
+
+    if args.action == "validate":
+        from mpbench.platform_loader import default_directory
+
+        paths = [Path(p) for p in args.files] or sorted((_platforms_dir(args) or default_directory()).glob("*.yaml"))
+        errors = validate_files(paths)
+        for e in errors:
+            print(f"mpbench: {e}", file=sys.stderr)
+        if not errors:
+            print(f"{len(paths)} platform file(s) valid")
+        return EXIT_SETUP if errors else EXIT_OK
+    if args.action == "show":
+        if not args.files:
+            raise MpbenchError("usage: mpbench platforms show NAME")
+        p = find_platform(args.files[0], _platforms_dir(args))
+        print(p.path.read_text(), end="")
+        reason = unavailable_reason(p)
+        print(f"# status: {'available' if reason is None else 'unavailable: ' + reason}")
+        return EXIT_OK
+    rows = [["NAME", "ENGINE", "FIRMWARE", "STATUS"]]
+    for p in load_all(_platforms_dir(args)).values():
+        reason = unavailable_reason(p)
+        rows.append([p.name, p.engine, p.firmware, "available" if reason is None else reason])
+    print(_table(rows))
+    return EXIT_OK
+
+
+# -- firmware -------------------------------------------------------------------
+def do_firmware(args: argparse.Namespace) -> int:
+    from mpbench.firmware.cache import available, resolve, verify
+    from mpbench.firmware.manifest import load_manifest
+
+    manifest = load_manifest()
+    ids = args.ids or list(manifest)
+    unknown = [i for i in ids if i not in manifest]
+    if unknown:
+        raise MpbenchError(f"unknown firmware id(s) {', '.join(unknown)}; known: {', '.join(manifest)}")
+    if args.action == "list":
+        rows = [["ID", "VERSION", "SOURCE", "STATUS"]]
+        for i in ids:
+            e = manifest[i]
+            reason = available(e)
+            rows.append([i, e.version or "?", e.source.describe(), "ready" if reason is None else reason])
+        print(_table(rows))
+        return EXIT_OK
+    failed = 0
+    for i in ids:
+        entry = manifest[i]
+        if args.action == "verify" and not args.ids and available(entry) is not None:
+            print(f"{i}: skipped ({available(entry)})")
+            continue
+        try:
+            fw = resolve(entry, fetch=args.action == "fetch")
+            verify(fw)
+            print(f"{i}: ok  {fw.path}  sha256 {fw.sha256}")
+        except MpbenchError as e:
+            failed += 1
+            print(f"mpbench: {i}: {e}", file=sys.stderr)
+    return EXIT_SETUP if failed else EXIT_OK
+
+
+# -- run / repl -----------------------------------------------------------------
+def _board(args: argparse.Namespace) -> Board:
+    from mpbench.platform_loader import find_platform
+
+    platform = find_platform(args.platform, _platforms_dir(args))
+    return Board(
+        platform,
+        firmware=Path(args.firmware) if args.firmware else None,
+        timeout=args.timeout,
+        boot_timeout=args.boot_timeout,
+        fetch=args.fetch,
+    )
+
+
+def do_run(args: argparse.Namespace) -> int:
+    code = sys.stdin.read() if args.script == "-" else Path(args.script).read_text()
+    board = _board(args)
+    try:
+        board.start()
+        session = board.session
+        assert session is not None
+        try:
+            result = session.exec(code, args.timeout)
+        except KeyboardInterrupt:
+            # Stop the script on the board too, as a person at its REPL would.
+            if session.mode is ReplMode.RUNNING:
+                session.interrupt()
+                session.exec_follow(2.0)
+            raise
+        sys.stdout.write(result.stdout)
+        if result.traceback is not None:
+            sys.stdout.flush()
+            sys.stderr.write(result.stderr)
+            return EXIT_FAILED
+        return EXIT_OK
+    finally:
+        if args.transcript and board.transcript is not None:
+            Path(args.transcript).write_text(board.transcript.render())
+        board.stop()
+
+
+def do_repl(args: argparse.Namespace) -> int:
+    board = _board(args)
+    try:
+        board.start()
+        session = board.session
+        assert session is not None
+        session.enter_friendly()
+        print(
+            f"mpbench: connected to {board.name} ({board.engine.console_url if board.engine else ''}); "
+            "leave with Ctrl-]",
+            file=sys.stderr,
+        )
+        sys.stdout.buffer.write(b">>> ")
+        sys.stdout.flush()
+        _terminal(session.console)
+        print("\nmpbench: left the REPL", file=sys.stderr)
+        return EXIT_OK
+    finally:
+        board.stop()
+
+
+def _terminal(console: object) -> None:
+    """Copy bytes between this terminal and the board until Ctrl-] (``REPL_EXIT_KEY``)."""
+    from mpbench.console import Console
+
+    assert isinstance(console, Console)
+    fd = sys.stdin.fileno()
+    is_tty = os.isatty(fd)
+    saved = termios.tcgetattr(fd) if is_tty else None
+    try:
+        if is_tty:
+            tty.setraw(fd)
+        while True:
+            data = console.read(0.02)
+            if data is None:
+                return
+            if data:
+                os.write(sys.stdout.fileno(), data)
+            r, _, _ = select.select([fd], [], [], 0)
+            if r:
+                key = os.read(fd, 1024)
+                if not key or REPL_EXIT_KEY in key:
+                    key = key.split(REPL_EXIT_KEY)[0]
+                    if key:
+                        console.write(key)
+                    time.sleep(0.05)
+                    return
+                if key == b"\x03":
+                    console.interrupt()
+                else:
+                    console.write(key)
+    finally:
+        if saved is not None:
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+# -- the table ------------------------------------------------------------------
+def _board_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-p", "--platform", required=True, help="board name (see `mpbench platforms`) or a platform file")
+    p.add_argument("--firmware", help="boot this image instead of the manifest's (ELF, .bin, .hex, .dfu)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the script (default 10)")
+    p.add_argument("--boot-timeout", type=float, help="seconds to wait for the prompt (default: the platform's)")
+    p.add_argument("--fetch", action="store_true", help="download the firmware if it is not cached")
+
+
+def _platforms_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", nargs="?", default="list", choices=["list", "show", "validate"])
+    p.add_argument("files", nargs="*", help="NAME for show; platform files for validate (default: all)")
+
+
+def _firmware_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", nargs="?", default="list", choices=["list", "fetch", "verify"])
+    p.add_argument("ids", nargs="*", help="firmware ids (default: all)")
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    _board_options(p)
+    p.add_argument("script", help="MicroPython script to run, or - for stdin")
+    p.add_argument("--transcript", help="write the whole console transcript to this file")
+
+
+def _repl_args(p: argparse.ArgumentParser) -> None:
+    _board_options(p)
+
+
+COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], Callable[[argparse.ArgumentParser], None], str]] = {
+    "platforms": (do_platforms, _platforms_args, "list, show and validate board descriptions"),
+    "firmware": (do_firmware, _firmware_args, "list, fetch and verify firmware images"),
+    "run": (do_run, _run_args, "boot a board, run a script, print its output (exit 1 if it raised)"),
+    "repl": (do_repl, _repl_args, "open an interactive REPL on a board (leave with Ctrl-])"),
+}
+
+
+def register(name: str, handler: Callable[[argparse.Namespace], int], setup: Callable, help_text: str) -> None:
+    """Add a subcommand (used by the report and repro faces)."""
+    COMMANDS[name] = (handler, setup, help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mpbench", description="Run MicroPython firmware on emulated boards.")
+    parser.add_argument("--platforms", help="folder of platform files (default: the repository's platforms/)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log engine command lines and protocol steps")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (_handler, setup, help_text) in COMMANDS.items():
+        setup(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _load_faces()
+    args = build_parser().parse_args(argv)
+    if args.verbose:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+    handler = COMMANDS[args.command][0]
+    try:
+        return handler(args)
+    except MpbenchError as e:
+        print(f"mpbench: {e}", file=sys.stderr)
+        return e.exit_status
+    except KeyboardInterrupt:
+        print("\nmpbench: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        from mpbench.engine.process import stop_all
+
+        stop_all()
+
+
+def _load_faces() -> None:
+    """Import the optional faces that add subcommands, if present."""
+    import importlib
+
+    for mod in ("mpbench.report", "mpbench.repro"):
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name != mod:
+                raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
