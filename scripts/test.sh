@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-.venv/bin/ruff check src tests scripts
-.venv/bin/ruff format --check src tests scripts
+.venv/bin/ruff check src tests scripts robot
+.venv/bin/ruff format --check src tests scripts robot
 .venv/bin/robot --outputdir results --xunit xunit.xml robot/
 .venv/bin/python -m pytest

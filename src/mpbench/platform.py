@@ -17,6 +17,7 @@ from typing import Any, Literal
 #: with ``Skip Unless Board Has``; a typo in a file is caught by the schema.
 FEATURES: tuple[str, ...] = (
     "const",
+    "const_folding",
     "opt_level",
     "mem_info",
     "qstr_info",
@@ -26,6 +27,7 @@ FEATURES: tuple[str, ...] = (
     "heap_locked",
     "repl_heap_unlock",
     "kbd_intr",
+    "kbd_intr_char",
     "schedule",
     "alloc_emergency_exception_buf",
     "hard_irq",

@@ -94,6 +94,7 @@ class HostEngine(Engine):
                 stdin=slave,
                 stdout=slave,
                 stderr=slave,
+                cwd=self.workdir,  # files a script writes land in the private temp dir
                 preexec_fn=_make_controlling_tty,
             )
         except OSError as e:

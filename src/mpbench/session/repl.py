@@ -183,7 +183,8 @@ class ReplSession:
                 del self.reader.buf[:2]
             else:
                 self.reader.read_until(RAW_BANNER[-12:], deadline, what="the raw REPL after a raw-paste request")
-        if line_offset or (self.window is not None and len(data) + 1 > self.window):
+        rx = self.platform.console.rx_buffer
+        if line_offset or (rx is not None and len(data) + 1 > rx):
             self._stage(data, line_offset, deadline)
             data = delivery.staged_exec_line(line_offset)
             self._staged_offset = line_offset
@@ -221,11 +222,11 @@ class ReplSession:
         err = self.reader.read_until(CTRL_D, deadline, what)[:-1]
         self.reader.read_until(b">", deadline, what="the raw REPL prompt did not come back")
         self.mode = ReplMode.RAW
-        tb = parse_traceback(_text(err))
-        if tb is not None and self._staged_offset is not None and tb.frames:
-            # Drop the frame of our own exec() line; the rest is the user's code.
-            tb = DeviceTraceback(tb.exc_type, tb.message, tb.frames[1:], tb.text)
-        return ExecResult(_text(out), _text(err), tb, time.monotonic() - started)
+        err_text = _text(err)
+        if self._staged_offset is not None:
+            err_text = _drop_wrapper_frame(err_text)
+        tb = parse_traceback(err_text)
+        return ExecResult(_text(out), err_text, tb, time.monotonic() - started)
 
     def write(self, data: bytes) -> None:
         """Send bytes to a running block (its ``stdin``), paced for small input buffers."""
@@ -285,6 +286,19 @@ class ReplSession:
         self.reader.read_quiet(0.1, deadline)
         self.mode = ReplMode.UNKNOWN
         self.enter_raw(deadline.remaining())
+
+
+def _drop_wrapper_frame(err: str) -> str:
+    """Remove the frame of the staged ``exec()`` line: the user's code starts below it."""
+    header = "Traceback (most recent call last):\n"
+    i = err.find(header)
+    if i < 0:
+        return err
+    start = i + len(header)
+    end = err.find("\n", start)
+    if end > 0 and err[start:end].startswith('  File "<stdin>", line 1'):
+        return err[:start] + err[end + 1 :]
+    return err
 
 
 def _split_statements(code: str, limit: int) -> list[tuple[int, str]]:

@@ -1,0 +1,40 @@
+*** Settings ***
+Documentation     micropython.schedule(func, arg): "Schedule the function func to be executed 'very
+...               soon'. The function is passed the value arg as its single argument ... A scheduled
+...               function will never preempt another scheduled function ... There is a finite queue
+...               to hold the scheduled functions and schedule() will raise a RuntimeError if the
+...               queue is full." and "A use for this function is to schedule a callback from a
+...               preempting IRQ."
+Library           mpbench.keywords.MicroPythonBench
+Test Tags         needs:schedule
+
+
+*** Test Cases ***
+A Scheduled Function Runs With Its Argument
+    ${out} =    Execute Script File    ${CURDIR}/scripts/schedule_argument.py
+    Should Be Equal    ${out}    [42]
+
+Scheduled Functions Run In Queue Order
+    [Documentation]    First in, first out from MicroPython 1.11 (a circular buffer); before, a stack.
+    ...    The script prints whether the firmware is 1.11 or later, and the order must match.
+    ${out} =    Execute Script File    ${CURDIR}/scripts/schedule_order.py
+    Should Match Regexp    ${out}    ^(\\[1, 2, 3\\] True|\\[3, 2, 1\\] False)$
+
+A Scheduled Function Does Not Preempt Another
+    ${out} =    Execute Script File    ${CURDIR}/scripts/schedule_no_preempt.py
+    Should Be Equal    ${out}    ['first start', 'first end', 'second']
+
+A Full Queue Raises RuntimeError
+    [Documentation]    "schedule queue full" from 1.12 on, "schedule stack full" before.
+    ${out} =    Execute Script File    ${CURDIR}/scripts/schedule_queue_full.py
+    Should Match Regexp    ${out}    ^\\[\\('schedule (queue|stack) full', [1-9]\\d*\\)\\]$
+
+Schedule Works From A Real IRQ
+    [Documentation]    A timer IRQ schedules a function at least five times; the scheduled function may
+    ...    allocate. In a hard IRQ the handler itself cannot allocate (the heap is locked); on boards
+    ...    whose callbacks are already scheduled (soft), it can.
+    [Tags]    needs:irq:timer
+    ${irq} =    IRQ Source Code    timer    isr
+    ${out} =    Execute Script File    ${CURDIR}/scripts/schedule_from_irq.py    irq=timer    timeout=20
+    ${in_isr} =    Set Variable If    '${irq}[kind]' == 'hard'    MemoryError    allocated
+    Should Be Equal    ${out}    hits True isr ${in_isr} later 3

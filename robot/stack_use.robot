@@ -1,0 +1,17 @@
+*** Settings ***
+Documentation     micropython.stack_use(): "Return an integer representing the current amount of stack
+...               that is being used. The absolute value of this is not particularly useful, rather it
+...               should be used to compute differences in stack usage at different points."
+Library           mpbench.keywords.MicroPythonBench
+Test Tags         needs:stack_use
+
+
+*** Test Cases ***
+Stack Use Is A Positive Integer
+    ${out} =    Execute On Board    import micropython\nu = micropython.stack_use()\nprint(isinstance(u, int), u > 0)
+    Should Be Equal    ${out}    True True
+
+Stack Use Grows With Call Depth
+    ${out} =    Execute Script File    ${CURDIR}/scripts/stack_depth.py
+    ${shallow}    ${deep} =    Evaluate    [int(v) for v in $out.split()]
+    Should Be True    ${deep} > ${shallow}    three calls deeper should use more stack: ${out}

@@ -1,0 +1,431 @@
+"""Robot Framework keywords for checking MicroPython on emulated boards.
+
+Import it in a suite with ``Library    mpbench.keywords.MicroPythonBench``.
+Keywords read like the documentation they check (Renode's naming: a verb,
+then the object), each a few lines over ``Board`` and ``ReplSession``.
+
+Every test of a suite that imports this library runs once per board: the
+library's listener (``matrix.BoardMatrix``) copies each test for each board
+chosen with ``--variable PLATFORMS:microbit,unix`` (default: every board
+available here) and gives the copy a setup that boots or resets that board,
+so the report reads as a board-by-behaviour matrix.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from robot.api import Error, Failure, SkipExecution, logger
+from robot.api.deco import keyword, library
+from robot.libraries.BuiltIn import BuiltIn
+
+from mpbench import __version__
+from mpbench.board import Board, unavailable_reason
+from mpbench.errors import DeviceTraceback, EngineUnavailable, MpbenchError
+from mpbench.matrix import BoardMatrix
+from mpbench.platform import Platform
+from mpbench.platform_loader import find_platform
+from mpbench.session.repl import ExecResult, ReplMode, ReplSession
+
+
+class DeviceFailure(Failure):
+    """A check on the board failed; the message carries the board's output."""
+
+    ROBOT_SUPPRESS_NAME = True
+
+
+class BoardError(Error):
+    """The board could not be started or talked to (not a verdict on MicroPython)."""
+
+    ROBOT_SUPPRESS_NAME = True
+
+
+@library(scope="GLOBAL", version=__version__, doc_format="ROBOT", listener=BoardMatrix(), auto_keywords=False)
+class MicroPythonBench:
+    """Boots MicroPython boards in emulators and checks what their firmware does.
+
+    Boards are named as in ``mpbench platforms`` (or given as a platform file
+    path). Keywords act on the current board, set per test by `Use Board`;
+    most take an optional ``timeout`` in seconds (default: `Set Default
+    Console Timeout`, initially 10 s).
+
+    = Example =
+    | `Execute On Board`    | import micropython |
+    | ${out} =              | `Execute On Board` | print(micropython.stack_use()) |
+    | Should Match Regexp   | ${out}             | ^\\\\d+$ |
+    """
+
+    def __init__(self) -> None:
+        self.ROBOT_LIBRARY_LISTENER.library = self  # type: ignore[attr-defined]
+        self.boards: dict[str, Board] = {}
+        self.broken: dict[str, str] = {}
+        self.current: Board | None = None
+        self.timeout = 10.0
+        self.last: ExecResult | None = None
+        self._mark = 0
+
+    # -- boards -----------------------------------------------------------------
+    def _platform(self, name: str) -> Platform:
+        try:
+            return find_platform(name)
+        except MpbenchError as e:
+            raise BoardError(str(e)) from e
+
+    @keyword
+    def use_board(self, name: str, *needs: str) -> None:
+        """Make ``name`` the current board, booting it on first use and resetting it otherwise.
+
+        Skips the test, with the reason from the platform file, when the board
+        is not available here or lacks one of the ``needs`` features (the
+        test's ``needs:FEATURE`` tags are added automatically).
+        """
+        platform = self._platform(name)
+        reason = unavailable_reason(platform)
+        if reason:
+            raise SkipExecution(f"{platform.name} is not available here: {reason}")
+        if name in self.broken:
+            raise BoardError(f"{name} failed to start earlier in this run: {self.broken[name]}")
+        tags = BuiltIn().get_variable_value("${TEST TAGS}", []) or []
+        for feature in [*needs, *(t.split(":", 1)[1] for t in tags if t.startswith("needs:"))]:
+            self._skip_unless(platform, feature)
+        board = self.boards.get(platform.name)
+        try:
+            if board is None:
+                board = Board(platform, timeout=self.timeout)
+                self.boards[platform.name] = board
+                board.start()
+                logger.info(f"{platform.name} booted: {board.session.banner if board.session else ''}")
+            else:
+                self._ensure_ready(board)
+                board.reset()
+        except EngineUnavailable as e:
+            raise SkipExecution(str(e)) from e
+        except MpbenchError as e:
+            self.broken[platform.name] = str(e).splitlines()[0]
+            self.boards.pop(platform.name, None)
+            board.stop()
+            raise BoardError(str(e)) from e
+        self.current = board
+        self.last = None
+        self._mark = board.transcript.mark() if board.transcript else 0
+
+    def _ensure_ready(self, board: Board) -> None:
+        """A previous test may have left a block running: interrupt it before resetting."""
+        s = board.session
+        if s is not None and s.mode is not ReplMode.RAW and s.mode is not ReplMode.FRIENDLY:
+            s.recover()
+
+    def _skip_unless(self, platform: Platform, feature: str) -> None:
+        if feature.startswith("irq:"):
+            src = feature[4:]
+            if src not in platform.irq_sources:
+                why = platform.why_not("hard_irq") or platform.why_not("soft_irq")
+                raise SkipExecution(f"{platform.name} has no IRQ source {src!r}" + (f": {why}" if why else ""))
+            return
+        try:
+            has = platform.has(feature)
+        except KeyError as e:
+            raise BoardError(str(e)) from e
+        if not has:
+            raise SkipExecution(platform.why_not(feature))
+
+    @keyword
+    def skip_unless_board_has(self, *features: str) -> None:
+        """Skip the test unless the current board's firmware has every one of ``features``.
+
+        Feature names are those of the platform files (``schedule``,
+        ``heap_locked``, ...); ``irq:NAME`` asks for an IRQ source. The skip
+        message is the platform file's reason.
+        """
+        for f in features:
+            self._skip_unless(self._board().platform, f)
+
+    @keyword
+    def board_has(self, feature: str) -> bool:
+        """True when the current board's firmware has ``feature``."""
+        return self._board().platform.has(feature)
+
+    @keyword
+    def stop_all_boards(self) -> None:
+        """Stop every board this library started (also done when the run ends)."""
+        for board in self.boards.values():
+            board.stop()
+        self.boards.clear()
+        self.current = None
+
+    def _board(self) -> Board:
+        if self.current is None or self.current.session is None:
+            raise BoardError("no board is in use: call `Use Board` first (the board matrix does it per test)")
+        return self.current
+
+    def _session(self) -> ReplSession:
+        s = self._board().session
+        assert s is not None
+        return s
+
+    @keyword
+    def current_board_name(self) -> str:
+        """The name of the board the current test runs on."""
+        return self._board().name
+
+    @keyword
+    def set_default_console_timeout(self, timeout: float) -> float:
+        """Set the default wait, in seconds, of every keyword that waits; returns the old value."""
+        old, self.timeout = self.timeout, float(timeout)
+        for b in self.boards.values():
+            b.timeout = self.timeout
+            if b.session:
+                b.session.timeout = self.timeout
+        return old
+
+    def _t(self, timeout: float | None) -> float:
+        return self.timeout if timeout in (None, "", "None") else float(timeout)  # type: ignore[arg-type]
+
+    # -- executing --------------------------------------------------------------
+    @keyword
+    def run_on_board(self, code: str, timeout: float | None = None) -> ExecResult:
+        """Run ``code`` as a script and return the result without judging it.
+
+        The result has ``stdout``, ``stderr`` and ``traceback`` (type, message
+        and frames) for the keywords that check them.
+        """
+        try:
+            self.last = self._session().exec(_dedent(code), self._t(timeout))
+        except MpbenchError as e:
+            raise BoardError(str(e)) from e
+        logger.info(f"stdout:\n{self.last.stdout}" + (f"\nstderr:\n{self.last.stderr}" if self.last.stderr else ""))
+        return self.last
+
+    @keyword
+    def execute_on_board(self, code: str, timeout: float | None = None) -> str:
+        """Run ``code`` and return what it printed; fail with the traceback if it raised."""
+        result = self.run_on_board(code, timeout)
+        if result.traceback is not None:
+            raise DeviceFailure(f"the board raised {_describe(result.traceback)}\n{result.stderr.rstrip()}")
+        return result.stdout.rstrip("\n")
+
+    @keyword
+    def execute_script_file(
+        self,
+        path: str,
+        timeout: float | None = None,
+        irq: str | None = None,
+        callback: str = "isr",
+        **params: str,
+    ) -> str:
+        """Run a MicroPython script file from the host and return what it printed.
+
+        Named ``params`` (``LEVEL=3``) become assignments put in front of the
+        script's first line, so its line numbers stay as in the file. With
+        ``irq``, the tokens ``{IRQ_START}``, ``{IRQ_FIRE}`` and ``{IRQ_STOP}``
+        are replaced by the board's snippets for that IRQ source (see `IRQ
+        Source Code`) with ``callback`` as the handler; the test is skipped on
+        boards without that source.
+        """
+        return self.execute_on_board(self.script_text(path, irq, callback, **params), timeout)
+
+    @keyword
+    def run_script_file(
+        self, path: str, timeout: float | None = None, irq: str | None = None, callback: str = "isr", **params: str
+    ) -> ExecResult:
+        """Like `Execute Script File` but returns the result without judging it (see `Run On Board`)."""
+        return self.run_on_board(self.script_text(path, irq, callback, **params), timeout)
+
+    @keyword
+    def script_text(self, path: str, irq: str | None = None, callback: str = "isr", **params: str) -> str:
+        """The text of a script file with parameters and IRQ tokens filled in, as `Execute Script File` does."""
+        code = Path(path).read_text()
+        if irq:
+            snippets = self.irq_source_code(irq, callback)
+            for token in ("start", "fire", "stop"):
+                code = code.replace(f"{{IRQ_{token.upper()}}}", snippets[token] or "pass")
+        if params:
+            code = "".join(f"{k} = {v}; " for k, v in params.items()) + code
+        return code
+
+    @keyword
+    def get_board_platform(self) -> Platform:
+        """The current board's platform description (``${p.memory.heap}``, ``${p.name}``, ...)."""
+        return self._board().platform
+
+    @keyword
+    def evaluate_on_board(self, expression: str, timeout: float | None = None) -> str:
+        """Return ``repr()`` of an expression evaluated on the board, as text."""
+        return self.execute_on_board(f"print(repr({expression}))", timeout)
+
+    @keyword
+    def board_should_raise(
+        self, code: str, exc_type: str, message: str | None = None, timeout: float | None = None
+    ) -> DeviceTraceback:
+        """Run ``code`` and fail unless it raised ``exc_type``; ``message`` is a regular expression.
+
+        Returns the traceback for further checks, e.g. `Traceback Should Point To`.
+        """
+        result = self.run_on_board(code, timeout)
+        tb = result.traceback
+        if tb is None:
+            raise DeviceFailure(f"expected {exc_type} but the code finished; it printed:\n{result.stdout}")
+        if tb.exc_type != exc_type:
+            raise DeviceFailure(f"expected {exc_type} but the board raised {_describe(tb)}\n{result.stderr}")
+        if message is not None and not re.search(message, tb.message):
+            raise DeviceFailure(f"{exc_type} message {tb.message!r} does not match {message!r}")
+        return tb
+
+    @keyword
+    def last_output_should_contain(self, expected: str) -> None:
+        """Fail unless the last script's output contains ``expected``."""
+        out = self._last().stdout
+        if expected not in out:
+            raise DeviceFailure(f"the output does not contain {expected!r}; it was:\n{out}")
+
+    @keyword
+    def last_output_should_match(self, pattern: str) -> list[str]:
+        """Fail unless a line of the last output matches the regular expression; return its groups."""
+        out = self._last().stdout
+        m = re.search(pattern, out, re.MULTILINE)
+        if not m:
+            raise DeviceFailure(f"no match for {pattern!r} in the output:\n{out}")
+        return list(m.groups())
+
+    @keyword
+    def traceback_should_point_to(self, line: int, function: str | None = None, file: str | None = None) -> None:
+        """Fail unless the innermost frame of the last traceback is at ``line`` (and ``function``, ``file``)."""
+        tb = self._last().traceback
+        if tb is None or not tb.frames:
+            raise DeviceFailure(f"the last script left no traceback frames:\n{self._last().stderr}")
+        f = tb.frames[-1]
+        ok = f.line == int(line) and (function is None or f.function == function)
+        ok = ok and (file is None or f.file == file)
+        if not ok:
+            want = f"line {line}" + (f" in {function}" if function else "") + (f" of {file}" if file else "")
+            raise DeviceFailure(f"the innermost frame is {f.file} line {f.line} in {f.function}, not {want}")
+
+    def _last(self) -> ExecResult:
+        if self.last is None:
+            raise BoardError("no script has run in this test yet")
+        return self.last
+
+    # -- running code, input and interrupts --------------------------------------
+    @keyword
+    def start_on_board(self, code: str, wait_for: str | None = None, timeout: float | None = None) -> str:
+        """Start ``code`` and return without waiting for it to end; optionally wait for a text it prints.
+
+        Use with `Send Interrupt Character`, `Write To Board` and `Wait For Board Result`.
+        """
+        s = self._session()
+        try:
+            s.exec_start(_dedent(code), self._t(timeout))
+            if wait_for:
+                return s.read_until(wait_for.encode(), self._t(timeout)).decode("utf-8", "replace")
+        except MpbenchError as e:
+            raise BoardError(str(e)) from e
+        return ""
+
+    @keyword
+    def wait_for_output(self, text: str, timeout: float | None = None) -> str:
+        """Wait until the running script prints ``text``; return everything up to it."""
+        try:
+            return self._session().read_until(text.encode(), self._t(timeout)).decode("utf-8", "replace")
+        except MpbenchError as e:
+            raise DeviceFailure(str(e)) from e
+
+    @keyword
+    def send_interrupt_character(self) -> None:
+        """Send Ctrl-C the way a user of this board would (a 0x03 byte, or SIGINT on the host port)."""
+        self._session().interrupt()
+
+    @keyword
+    def write_to_board(self, data: str) -> None:
+        """Send text to the running script's input; ``\\x03`` style escapes are sent as bytes."""
+        self._session().write(data.encode("latin-1"))
+
+    @keyword
+    def wait_for_board_result(self, timeout: float | None = None) -> ExecResult:
+        """Wait for the script started by `Start On Board` to finish; return its result."""
+        try:
+            self.last = self._session().exec_follow(self._t(timeout))
+        except MpbenchError as e:
+            raise DeviceFailure(str(e)) from e
+        logger.info(f"stdout:\n{self.last.stdout}\nstderr:\n{self.last.stderr}")
+        return self.last
+
+    @keyword
+    def type_at_prompt(self, line: str, timeout: float | None = None) -> str:
+        """Type one line at the friendly ``>>>`` prompt and return what it printed.
+
+        The friendly REPL differs from a script: it prints expression values
+        and unlocks a heap left locked before each prompt.
+        """
+        try:
+            out = self._session().friendly_line(line, self._t(timeout))
+        except MpbenchError as e:
+            raise DeviceFailure(str(e)) from e
+        logger.info(f">>> {line}\n{out}")
+        return out.rstrip("\n")
+
+    @keyword
+    def reset_board(self, hard: bool = False) -> None:
+        """Soft-reset the current board (Ctrl-D, or a restart where the firmware has no soft reset)."""
+        try:
+            self._board().reset(hard=hard)
+        except MpbenchError as e:
+            raise BoardError(str(e)) from e
+
+    # -- IRQs ---------------------------------------------------------------------
+    @keyword
+    def irq_source_code(self, source: str, callback: str) -> dict[str, str]:
+        """The platform's snippets for IRQ ``source`` with ``callback`` filled in.
+
+        Returns a dictionary with ``start``, ``fire`` (may be empty), ``stop``,
+        ``kind`` (hard or soft), ``header`` (what an uncaught exception in the
+        callback prints first; may be empty) and ``rate_hz``. Skips the test
+        when the board has no such source.
+        """
+        platform = self._board().platform
+        self._skip_unless(platform, f"irq:{source}")
+        src = platform.irq_sources[source]
+
+        def fill(s: str | None) -> str:
+            return (s or "").replace("{cb}", callback)
+
+        return {
+            "start": fill(src.start),
+            "fire": fill(src.fire),
+            "stop": fill(src.stop),
+            "kind": src.kind,
+            "header": src.header or "",
+            "rate_hz": str(src.rate_hz or ""),
+        }
+
+    # -- logs ---------------------------------------------------------------------
+    @keyword
+    def log_board_transcript(self) -> None:
+        """Attach what crossed the current board's console during this test to the log."""
+        board = self.current
+        if board is None or board.transcript is None:
+            return
+        text = board.transcript.render(self._mark)
+        logger.info(
+            f"<details><summary>console transcript of {board.name} (sent bytes shown as «…»)</summary>"
+            f"<pre>{html.escape(text)}</pre></details>",
+            html=True,
+        )
+
+    def _close(self) -> None:
+        self.stop_all_boards()
+
+
+def _dedent(code: str) -> str:
+    """Robot cells carry code as one line with ``\\n`` escapes or as indented text: normalise."""
+    import textwrap
+
+    return textwrap.dedent(code).strip("\n") + "\n"
+
+
+def _describe(tb: DeviceTraceback) -> str:
+    return f"{tb.exc_type}: {tb.message}" if tb.message else tb.exc_type or "an error"
+
+
+__all__ = ["MicroPythonBench"]
