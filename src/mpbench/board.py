@@ -63,7 +63,12 @@ def unavailable_reason(platform: Platform, override: Path | None = None) -> str 
 
 
 class BootError(SessionError):
-    """The board did not reach its prompt; says how long, what it printed and what the engine said."""
+    """The board did not reach its prompt; says how long, what it printed and what the engine said.
+
+    A setup failure, not a verdict on the code to run: the CLI exits 2.
+    """
+
+    exit_status = 2
 
 
 class Board:

@@ -312,16 +312,26 @@ class MicroPythonBench:
     def start_on_board(self, code: str, wait_for: str | None = None, timeout: float | None = None) -> str:
         """Start ``code`` and return without waiting for it to end; optionally wait for a text it prints.
 
-        Use with `Send Interrupt Character`, `Write To Board` and `Wait For Board Result`.
+        If the script ends before printing ``wait_for``, this fails at once
+        with what it printed and raised. Use with `Send Interrupt Character`,
+        `Write To Board` and `Wait For Board Result`.
         """
         s = self._session()
         try:
             s.exec_start(_dedent(code), self._t(timeout))
-            if wait_for:
-                return s.read_until(wait_for.encode(), self._t(timeout)).decode("utf-8", "replace")
+            if not wait_for:
+                return ""
+            ended = b"\x04"  # the raw REPL's end-of-output marker
+            seen = s.read_until(re.compile(re.escape(wait_for.encode()) + b"|" + ended), self._t(timeout))
         except MpbenchError as e:
             raise BoardError(str(e)) from e
-        return ""
+        if seen.endswith(ended):
+            s.reader.buf[:0] = seen  # give the block's output back so exec_follow can split it
+            result = self.wait_for_board_result(timeout)
+            raise DeviceFailure(
+                f"the script ended before printing {wait_for!r}; it printed:\n{result.stdout}{result.stderr}"
+            )
+        return seen.decode("utf-8", "replace")
 
     @keyword
     def wait_for_output(self, text: str, timeout: float | None = None) -> str:

@@ -76,6 +76,9 @@ class Repl:
     banner: str | None = None
     #: Largest source one exec can compile; longer scripts go in chunks.
     max_exec_source: int | None = None
+    #: Seconds of silence after a ``>>> `` that make it the prompt after boot (ESP32 prints
+    #: more after early prompts when its watchdog resets it).
+    prompt_settle: float = 0.02
     #: Why no REPL of this firmware can be reached (e.g. stdio only over Bluetooth).
     unreachable: str | None = None
 

@@ -131,10 +131,10 @@ def test_feature_both_present_and_absent(tmp_path: Path) -> None:
 
 
 def test_every_feature_must_be_stated(tmp_path: Path) -> None:
-    path = edited(tmp_path, ", kbd_intr]", "]")
+    path = edited(tmp_path, ", kbd_intr_char]", "]")
     error = only_error(path)
     assert (error.key, error.line) == ("features", line_of(path, "features:"))
-    assert "kbd_intr" in error.detail
+    assert "kbd_intr_char" in error.detail
 
 
 def test_misspelt_feature_name(tmp_path: Path) -> None:

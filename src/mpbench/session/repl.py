@@ -93,8 +93,9 @@ class ReplSession:
         )
         # More may follow a prompt printed mid-boot (ESP32 prints its banner after resets):
         # only a prompt with silence after it counts.
+        settle = self.platform.repl.prompt_settle
         while True:
-            more = self.reader.read_quiet(0.05, Deadline(0.05))
+            more = self.reader.read_quiet(settle, Deadline(settle))
             if not more:
                 break
             out += more
@@ -166,6 +167,8 @@ class ReplSession:
         data = code.encode()
         self._staged_offset = None
         if self.use_raw_paste:
+            # Flow-controlled, so padding with newlines to keep a chunk's line numbers costs nothing.
+            data = b"\n" * line_offset + data
             self.console.write(CTRL_E + b"A" + CTRL_A)
             while len(self.reader.buf) < 2:
                 self.reader.fill(deadline.slice(0.2))
@@ -179,6 +182,7 @@ class ReplSession:
                 return
             # Not supported: older firmware echoes the raw banner instead; remember it.
             self.use_raw_paste = False
+            data = code.encode()
             if reply == b"R\x00":
                 del self.reader.buf[:2]
             else:
@@ -311,7 +315,9 @@ def _split_statements(code: str, limit: int) -> list[tuple[int, str]]:
         tree = ast.parse(code)
     except SyntaxError:
         return [(0, code)]
-    lines = code.splitlines(keepends=True)
+    # \n, \r\n and a lone \r end a line for (Micro)Python's line numbers; str.splitlines also
+    # splits at \x0c, \u2028 and others, which would shift them.
+    lines = re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z", code)
     starts = [node.lineno - 1 for node in tree.body]
     # decorators belong to their statement
     for i, node in enumerate(tree.body):

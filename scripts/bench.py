@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""How long booting and a REPL round trip take, bare and through mpbench.
+
+For each board (micro:bit under QEMU by default, ``--board unix`` for the host
+port, ``--board all`` for both) it measures, N times each:
+
+* bare boot-to-prompt: the emulator started by hand (for micro:bit the QEMU
+  command from /work/shared/boards.md, with ``wait=on`` so no output is lost
+  before the socket is connected; for unix the port under a pty), until
+  ``>>> `` arrives;
+* ``Board.start()``: mpbench's own start, until it sits at the raw prompt;
+* ``exec("print(1)")``: one round trip through the raw REPL of a started board.
+
+``--robot`` also times ``robot --variable PLATFORMS:microbit,unix robot/`` if
+the ``robot/`` folder exists. This is a benchmark, not a test: it asserts
+nothing beyond each step succeeding.
+
+    .venv/bin/python scripts/bench.py [-n 10] [--board microbit|unix|all] [--robot]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import pty
+import select
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from mpbench.board import Board, unavailable_reason  # noqa: E402
+from mpbench.engine.host import find_command  # noqa: E402
+from mpbench.platform_loader import find_platform  # noqa: E402
+
+MICROBIT_HEX = "/usr/share/firmware-microbit-micropython/firmware.hex"
+PROMPT = b">>> "
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(5)
+
+
+def bare_microbit(timeout: float = 10.0) -> float:
+    """Seconds from starting qemu-system-arm by hand to the first ``>>> `` on its TCP serial."""
+    binary = shutil.which("qemu-system-arm")
+    if not binary:
+        raise RuntimeError("qemu-system-arm not found")
+    port = _free_port()
+    argv = [binary, "-M", "microbit", "-device", f"loader,file={MICROBIT_HEX}", "-nographic"]
+    argv += ["-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on", "-monitor", "none"]
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        end = started + timeout
+        while True:
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=1.0)
+                break
+            except OSError:
+                if time.perf_counter() > end or proc.poll() is not None:
+                    raise RuntimeError("could not connect to QEMU's serial port") from None
+                time.sleep(0.002)
+        with sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            buf = b""
+            while PROMPT not in buf:
+                left = end - time.perf_counter()
+                if left <= 0:
+                    raise RuntimeError(f"no prompt from bare QEMU; got {buf[-200:]!r}")
+                r, _, _ = select.select([sock], [], [], left)
+                if r:
+                    data = sock.recv(4096)
+                    if not data:
+                        raise RuntimeError(f"QEMU closed the serial port; got {buf[-200:]!r}")
+                    buf += data
+            return time.perf_counter() - started
+    finally:
+        _kill_group(proc)
+
+
+def bare_unix(timeout: float = 10.0) -> float:
+    """Seconds from starting the unix port under a pty to its first ``>>> ``."""
+    command = find_command(find_platform("unix"))
+    if not command:
+        raise RuntimeError("the unix port (micropython) was not found")
+    master, slave = pty.openpty()
+    attrs = termios.tcgetattr(slave)
+    attrs[3] &= ~(termios.ICANON | termios.ECHO)
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    started = time.perf_counter()
+    proc = subprocess.Popen([command], stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    try:
+        buf = b""
+        end = started + timeout
+        while PROMPT not in buf:
+            left = end - time.perf_counter()
+            if left <= 0:
+                raise RuntimeError(f"no prompt from the unix port; got {buf[-200:]!r}")
+            r, _, _ = select.select([master], [], [], left)
+            if r:
+                try:
+                    data = os.read(master, 4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    raise RuntimeError(f"the unix port exited; got {buf[-200:]!r}")
+                buf += data
+        return time.perf_counter() - started
+    finally:
+        _kill_group(proc)
+        os.close(master)
+
+
+def board_start(name: str) -> Callable[[], float]:
+    platform = find_platform(name)
+
+    def run() -> float:
+        started = time.perf_counter()
+        board = Board(platform)
+        try:
+            board.start()
+            return time.perf_counter() - started
+        finally:
+            board.stop()
+
+    return run
+
+
+def exec_round_trips(name: str, n: int) -> list[float]:
+    """``n`` round trips of ``exec("print(1)")`` on one started board."""
+    times = []
+    with Board(find_platform(name)) as board:
+        board.exec("print(0)").check()  # warm up: the first exec after boot
+        for _ in range(n):
+            started = time.perf_counter()
+            out = board.exec("print(1)").check()
+            times.append(time.perf_counter() - started)
+            if out != "1\n":
+                raise RuntimeError(f"exec('print(1)') printed {out!r}")
+    return times
+
+
+def repeat(fn: Callable[[], float], n: int) -> list[float]:
+    return [fn() for _ in range(n)]
+
+
+def time_robot() -> float | None:
+    robot_dir = ROOT / "robot"
+    if not robot_dir.is_dir():
+        print("robot/ does not exist: skipping the Robot timing", file=sys.stderr)
+        return None
+    robot = Path(sys.executable).parent / "robot"
+    argv = [str(robot) if robot.exists() else "robot", "--variable", "PLATFORMS:microbit,unix"]
+    with tempfile.TemporaryDirectory(prefix="mpbench-bench-robot-") as out:
+        argv += ["--outputdir", out, "--console", "dotted", str(robot_dir)]
+        started = time.perf_counter()
+        proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+        took = time.perf_counter() - started
+    if proc.returncode != 0:
+        print(f"robot exited with status {proc.returncode}:\n{proc.stdout[-2000:]}", file=sys.stderr)
+    return took
+
+
+def row(label: str, times: list[float]) -> str:
+    ms = [t * 1000 for t in times]
+    return f"{label:<40} {len(ms):>3}  {statistics.median(ms):>9.1f}  {min(ms):>9.1f}  {max(ms):>9.1f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=10, help="repetitions of each measurement (default 10)")
+    parser.add_argument("--board", choices=["microbit", "unix", "all"], default="microbit")
+    parser.add_argument("--robot", action="store_true", help="also time the Robot suites in robot/ (once)")
+    args = parser.parse_args(argv)
+    boards = ["microbit", "unix"] if args.board == "all" else [args.board]
+    bare = {"microbit": bare_microbit, "unix": bare_unix}
+    print(f"{'measurement (ms)':<40} {'n':>3}  {'median':>9}  {'min':>9}  {'max':>9}")
+    for name in boards:
+        reason = unavailable_reason(find_platform(name))
+        if reason:
+            print(f"{name}: unavailable: {reason}")
+            continue
+        print(row(f"{name}: bare boot to '>>> '", repeat(bare[name], args.n)))
+        print(row(f"{name}: Board.start() to raw prompt", repeat(board_start(name), args.n)))
+        print(row(f"{name}: exec('print(1)') round trip", exec_round_trips(name, args.n)))
+    if args.robot:
+        took = time_robot()
+        if took is not None:
+            print(row("robot PLATFORMS:microbit,unix", [took]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
