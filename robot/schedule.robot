@@ -38,3 +38,35 @@ Schedule Works From A Real IRQ
     ${out} =    Execute Script File    ${CURDIR}/scripts/schedule_from_irq.py    irq=timer    timeout=20
     ${in_isr} =    Set Variable If    '${irq}[kind]' == 'hard'    MemoryError    allocated
     Should Be Equal    ${out}    hits True isr ${in_isr} later 3
+
+Schedule Works From A Software-Triggered IRQ
+    [Documentation]    The same with an interrupt the firmware raises itself (pyb.ExtInt.swint() on stm32).
+    [Tags]    needs:irq:swint
+    ${irq} =    IRQ Source Code    swint    isr
+    ${out} =    Execute Script File    ${CURDIR}/scripts/schedule_from_irq.py    irq=swint    timeout=20
+    ${in_isr} =    Set Variable If    '${irq}[kind]' == 'hard'    MemoryError    allocated
+    Should Be Equal    ${out}    hits True isr ${in_isr} later 3
+
+A Full Queue Raises RuntimeError Inside A Hard IRQ
+    [Documentation]    The handler runs with the heap locked and still gets the RuntimeError.
+    [Tags]    needs:hard_irq    needs:irq:timer
+    ${out} =    Execute Script File    ${CURDIR}/scripts/schedule_queue_full_irq.py    irq=timer    timeout=20
+    Should Match Regexp    ${out}    ^True [1-9]\\d*$
+
+A Bound Method Cannot Be Scheduled From A Hard IRQ But A Stored Reference Can
+    [Documentation]    The note in the documentation: creating a bound method allocates, which a hard IRQ
+    ...    cannot; a reference to the method made in the constructor can be passed instead.
+    [Tags]    needs:hard_irq    needs:irq:timer
+    ${out} =    Execute Script File    ${CURDIR}/scripts/schedule_bound_method_irq.py    irq=timer    timeout=20
+    Should Be Equal    ${out}    MemoryError scheduled 1
+
+Schedule Works From A Pin Edge Driven From Outside
+    [Documentation]    The emulator drives a pin (Renode: a GPIO edge into EXTI); the firmware's handler
+    ...    schedules a function that gets the interrupt line as its argument.
+    [Tags]    needs:irq:pin_edge
+    ${script} =    Script Text    ${CURDIR}/scripts/schedule_pin_edge.py    irq=pin_edge
+    Start On Board    ${script}    wait_for=ready
+    Raise IRQ From Outside    pin_edge
+    ${result} =    Wait For Board Result    timeout=20
+    Should Be Equal    ${result.traceback}    ${None}    the script raised: ${result.stderr}
+    Should Match Regexp    ${result.stdout}    (?m)^got \\[\\d+\\]$

@@ -1,21 +1,22 @@
 #!/usr/bin/env python3
 """How long booting and a REPL round trip take, bare and through mpbench.
 
-For each board (micro:bit under QEMU by default, ``--board unix`` for the host
-port, ``--board all`` for both) it measures, N times each:
+For each board (micro:bit under QEMU by default; ``--board unix`` for the host
+port, ``--board all`` for both, or any platform names, e.g. ``pyboard,spike-prime``)
+it measures, N times each:
 
-* bare boot-to-prompt: the emulator started by hand (for micro:bit the QEMU
+* bare boot-to-prompt (micro:bit and unix only): the emulator started by hand (for micro:bit the QEMU
   command from /work/shared/boards.md, with ``wait=on`` so no output is lost
   before the socket is connected; for unix the port under a pty), until
   ``>>> `` arrives;
 * ``Board.start()``: mpbench's own start, until it sits at the raw prompt;
 * ``exec("print(1)")``: one round trip through the raw REPL of a started board.
 
-``--robot`` also times ``robot --variable PLATFORMS:microbit,unix robot/`` if
-the ``robot/`` folder exists. This is a benchmark, not a test: it asserts
+``--robot`` also times ``robot --variable PLATFORMS:<the boards> robot/``
+once. This is a benchmark, not a test: it asserts
 nothing beyond each step succeeding.
 
-    .venv/bin/python scripts/bench.py [-n 10] [--board microbit|unix|all] [--robot]
+    .venv/bin/python scripts/bench.py [-n 10] [--board microbit|unix|all|NAME,NAME] [--robot]
 """
 
 from __future__ import annotations
@@ -168,13 +169,13 @@ def repeat(fn: Callable[[], float], n: int) -> list[float]:
     return [fn() for _ in range(n)]
 
 
-def time_robot() -> float | None:
+def time_robot(boards: list[str]) -> float | None:
     robot_dir = ROOT / "robot"
     if not robot_dir.is_dir():
         print("robot/ does not exist: skipping the Robot timing", file=sys.stderr)
         return None
     robot = Path(sys.executable).parent / "robot"
-    argv = [str(robot) if robot.exists() else "robot", "--variable", "PLATFORMS:microbit,unix"]
+    argv = [str(robot) if robot.exists() else "robot", "--variable", "PLATFORMS:" + ",".join(boards)]
     with tempfile.TemporaryDirectory(prefix="mpbench-bench-robot-") as out:
         argv += ["--outputdir", out, "--console", "dotted", str(robot_dir)]
         started = time.perf_counter()
@@ -193,10 +194,10 @@ def row(label: str, times: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=10, help="repetitions of each measurement (default 10)")
-    parser.add_argument("--board", choices=["microbit", "unix", "all"], default="microbit")
+    parser.add_argument("--board", default="microbit", help="microbit, unix, all, or platform names with commas")
     parser.add_argument("--robot", action="store_true", help="also time the Robot suites in robot/ (once)")
     args = parser.parse_args(argv)
-    boards = ["microbit", "unix"] if args.board == "all" else [args.board]
+    boards = ["microbit", "unix"] if args.board == "all" else args.board.split(",")
     bare = {"microbit": bare_microbit, "unix": bare_unix}
     print(f"{'measurement (ms)':<40} {'n':>3}  {'median':>9}  {'min':>9}  {'max':>9}")
     for name in boards:
@@ -204,13 +205,14 @@ def main(argv: list[str] | None = None) -> int:
         if reason:
             print(f"{name}: unavailable: {reason}")
             continue
-        print(row(f"{name}: bare boot to '>>> '", repeat(bare[name], args.n)))
+        if name in bare:
+            print(row(f"{name}: bare boot to '>>> '", repeat(bare[name], args.n)))
         print(row(f"{name}: Board.start() to raw prompt", repeat(board_start(name), args.n)))
         print(row(f"{name}: exec('print(1)') round trip", exec_round_trips(name, args.n)))
     if args.robot:
-        took = time_robot()
+        took = time_robot(boards)
         if took is not None:
-            print(row("robot PLATFORMS:microbit,unix", [took]))
+            print(row(f"robot PLATFORMS:{','.join(boards)}", [took]))
     return 0
 
 

@@ -52,9 +52,11 @@ def proc_info(pid: int) -> tuple[list[str], int, int] | None:
 
 
 def is_emulator(argv: list[str]) -> bool:
-    """A QEMU of any target, or the unix port (run as ``python .../micropython``)."""
-    return any("qemu-system" in os.path.basename(a) for a in argv[:1]) or any(
-        os.path.basename(a) == "micropython" for a in argv[:2]
+    """A QEMU of any target, Renode (Mono running Renode.exe), or the unix port (``python .../micropython``)."""
+    return (
+        any("qemu-system" in os.path.basename(a) for a in argv[:1])
+        or any(os.path.basename(a) == "micropython" for a in argv[:2])
+        or any(os.path.basename(a) in ("Renode.exe", "renode") for a in argv[:3])
     )
 
 

@@ -13,8 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from mpbench.engine import Engine, engine_class
-from mpbench.errors import ConsoleClosed, ConsoleTimeout, EngineUnavailable, FirmwareError, SessionError
+from mpbench.errors import (
+    ConsoleClosed,
+    ConsoleTimeout,
+    EngineError,
+    EngineUnavailable,
+    FirmwareError,
+    SessionError,
+)
 from mpbench.platform import Platform
+from mpbench.session.recorder import Recorder, recorded
 from mpbench.session.repl import ExecResult, ReplSession
 
 log = logging.getLogger(__name__)
@@ -72,7 +80,13 @@ class BootError(SessionError):
 
 
 class Board:
-    """One board from start to stop. Use as a context manager."""
+    """One board from start to stop. Use as a context manager.
+
+    ``deterministic`` asks the engine for repeatable timing where it can
+    (QEMU's instruction counting, when the platform file sets ``icount``);
+    ``record`` keeps every session call as a step (``recorder``) so a failure
+    can be written as a repro bundle.
+    """
 
     def __init__(
         self,
@@ -81,12 +95,17 @@ class Board:
         timeout: float = DEFAULT_TIMEOUT,
         boot_timeout: float | None = None,
         fetch: bool = False,
+        deterministic: bool = False,
+        record: bool = False,
     ):
         self.platform = platform
         self.firmware_override = firmware
         self.timeout = timeout
         self.boot_timeout = platform.boot_timeout if boot_timeout is None else boot_timeout
         self.fetch = fetch
+        self.deterministic = deterministic
+        self.record = record
+        self.recorder: Recorder | None = None
         self.engine: Engine | None = None
         self.session: ReplSession | None = None
         self.firmware: Any = None
@@ -104,10 +123,13 @@ class Board:
             raise EngineUnavailable(f"{self.name}: {reason}", engine=self.platform.engine)
         self.firmware = resolve_firmware(self.platform, self.firmware_override, self.fetch)
         self.engine = cls(self.platform, self.firmware)
+        self.engine.deterministic = self.deterministic
         try:
             self.engine.start()
             self.session = ReplSession(self.engine.open_console(), self.platform, self.timeout)
             self._transcript = self.session.console.transcript
+            if self.record:
+                self.recorder = self.session.recorder = Recorder(self._transcript.t0)
             self._wait_for_prompt()
             self.session.enter_raw()
         except BaseException:
@@ -137,6 +159,7 @@ class Board:
     def exec(self, code: str, timeout: float | None = None) -> ExecResult:
         return self._s().exec(code, timeout)
 
+    @recorded("reset", "hard")
     def reset(self, hard: bool = False) -> None:
         """Soft reset (Ctrl-D) where the firmware has one, else restart; ``hard`` resets the machine."""
         s = self._s()
@@ -150,6 +173,22 @@ class Board:
         else:
             s.soft_reset()
         s.enter_raw()
+
+    @recorded("stimulate", "source")
+    def stimulate(self, source: str) -> None:
+        """Raise IRQ ``source`` from outside the firmware with the commands the platform file gives.
+
+        Only the local platform file names the commands (Renode monitor
+        commands can run code on the host), so a replayed bundle names the
+        source, never the commands.
+        """
+        irq = self.platform.irq_sources.get(source)
+        if irq is None or not irq.external:
+            raise EngineError(f"{self.name}: IRQ source {source!r} cannot be raised from outside the firmware")
+        stimulate = getattr(self.engine, "stimulate", None)
+        if stimulate is None:
+            raise EngineError(f"{self.name}: the {self.platform.engine} engine cannot drive IRQs from outside")
+        stimulate(irq.external)
 
     def stop(self) -> None:
         if self.engine is not None:

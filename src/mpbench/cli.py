@@ -283,4 +283,8 @@ def _load_faces() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Under ``python -m mpbench.cli`` this module is ``__main__``; faces register their
+    # subcommands in ``mpbench.cli``, a second copy, so run that copy's ``main``.
+    from mpbench.cli import main as _main
+
+    sys.exit(_main())

@@ -101,6 +101,18 @@ class EngineUnavailable(EngineError):
     """The engine a platform needs is not installed here; callers skip, not fail."""
 
 
+class BundleError(MpbenchError):
+    """A repro bundle cannot be used: damaged, foreign, too new, or not replayable here.
+
+    A bundle is input from someone else, so the message names the bundle and
+    what was expected, which is what its recipient needs to ask the sender for.
+    """
+
+    def __init__(self, bundle: str, message: str):
+        self.bundle, self.detail = bundle, message
+        super().__init__(f"{bundle}: {message}")
+
+
 class SessionError(MpbenchError):
     """The REPL conversation went wrong."""
 

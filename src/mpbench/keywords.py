@@ -9,6 +9,10 @@ library's listener (``matrix.BoardMatrix``) copies each test for each board
 chosen with ``--variable PLATFORMS:microbit,unix`` (default: every board
 available here) and gives the copy a setup that boots or resets that board,
 so the report reads as a board-by-behaviour matrix.
+
+When a test fails, its teardown writes a repro bundle of it to
+``${OUTPUT DIR}/bundles/`` (``mpbench repro run`` replays it); run with
+``--variable MPBENCH_BUNDLES:off`` to switch that off.
 """
 
 from __future__ import annotations
@@ -65,6 +69,9 @@ class MicroPythonBench:
         self.timeout = 10.0
         self.last: ExecResult | None = None
         self._mark = 0
+        #: Where the current test's bundle starts: transcript mark, step mark, REPL mode.
+        self._bundle_from: tuple[int, int, str] | None = None
+        self._bundle_names: set[str] = set()
 
     # -- boards -----------------------------------------------------------------
     def _platform(self, name: str) -> Platform:
@@ -81,6 +88,8 @@ class MicroPythonBench:
         is not available here or lacks one of the ``needs`` features (the
         test's ``needs:FEATURE`` tags are added automatically).
         """
+        self.current = None  # a teardown after a failed setup must not describe the previous test's board
+        self._bundle_from = None
         platform = self._platform(name)
         reason = unavailable_reason(platform)
         if reason:
@@ -93,12 +102,14 @@ class MicroPythonBench:
         board = self.boards.get(platform.name)
         try:
             if board is None:
-                board = Board(platform, timeout=self.timeout)
+                board = Board(platform, timeout=self.timeout, record=True)
                 self.boards[platform.name] = board
                 board.start()
+                self._bundle_from = _position(board)
                 logger.info(f"{platform.name} booted: {board.session.banner if board.session else ''}")
             else:
                 self._ensure_ready(board)
+                self._bundle_from = _position(board)
                 board.reset()
         except EngineUnavailable as e:
             raise SkipExecution(str(e)) from e
@@ -321,12 +332,10 @@ class MicroPythonBench:
             s.exec_start(_dedent(code), self._t(timeout))
             if not wait_for:
                 return ""
-            ended = b"\x04"  # the raw REPL's end-of-output marker
-            seen = s.read_until(re.compile(re.escape(wait_for.encode()) + b"|" + ended), self._t(timeout))
+            seen = s.wait_for_text(wait_for.encode(), self._t(timeout))
         except MpbenchError as e:
             raise BoardError(str(e)) from e
-        if seen.endswith(ended):
-            s.reader.buf[:0] = seen  # give the block's output back so exec_follow can split it
+        if seen is None:
             result = self.wait_for_board_result(timeout)
             raise DeviceFailure(
                 f"the script ended before printing {wait_for!r}; it printed:\n{result.stdout}{result.stderr}"
@@ -409,10 +418,31 @@ class MicroPythonBench:
             "rate_hz": str(src.rate_hz or ""),
         }
 
+    @keyword
+    def raise_irq_from_outside(self, source: str) -> None:
+        """Raise IRQ ``source`` from outside the firmware, as the platform file says (e.g. a pin edge).
+
+        Skips the test when the board has no such source or it cannot be driven from outside.
+        """
+        board = self._board()
+        self._skip_unless(board.platform, f"irq:{source}")
+        if not board.platform.irq_sources[source].external:
+            raise SkipExecution(f"{board.name}: IRQ source {source!r} cannot be raised from outside the firmware")
+        try:
+            board.stimulate(source)
+        except MpbenchError as e:
+            raise BoardError(str(e)) from e
+
     # -- logs ---------------------------------------------------------------------
     @keyword
     def log_board_transcript(self) -> None:
-        """Attach what crossed the current board's console during this test to the log."""
+        """Attach what crossed the current board's console during this test to the log.
+
+        When the test failed, also write a repro bundle of it, from its `Use
+        Board` on, to ``${OUTPUT DIR}/bundles/<suite>.<test>.fail.mpbundle``
+        (``mpbench repro run FILE`` replays it); ``${MPBENCH_BUNDLES}`` set
+        to ``off`` switches that off.
+        """
         board = self.current
         if board is None or board.transcript is None:
             return
@@ -422,9 +452,51 @@ class MicroPythonBench:
             f"<pre>{html.escape(text)}</pre></details>",
             html=True,
         )
+        builtin = BuiltIn()
+        if builtin.get_variable_value("${TEST STATUS}") == "FAIL" and self._bundles_on():
+            self._write_bundle(board, builtin)
+
+    def _bundles_on(self) -> bool:
+        value = str(BuiltIn().get_variable_value("${MPBENCH_BUNDLES}", "on")).strip().lower()
+        if value not in ("on", "off"):
+            raise BoardError(f"${{MPBENCH_BUNDLES}} is {value!r}; expected on or off")
+        return value == "on"
+
+    def _write_bundle(self, board: Board, builtin: BuiltIn) -> None:
+        from mpbench.repro.capture import write_test_bundle
+
+        if self._bundle_from is None:
+            return
+        outdir = Path(builtin.get_variable_value("${OUTPUT DIR}", "."))
+        try:
+            path, size = write_test_bundle(
+                board,
+                self._bundle_from,
+                suite=builtin.get_variable_value("${SUITE NAME}", ""),
+                test=builtin.get_variable_value("${TEST NAME}", ""),
+                message=builtin.get_variable_value("${TEST MESSAGE}", ""),
+                outdir=outdir,
+                taken=self._bundle_names,
+            )
+        except (MpbenchError, OSError) as e:
+            logger.warn(f"could not write a repro bundle of this failure: {e}")
+            return
+        link = html.escape(path.relative_to(outdir).as_posix())
+        logger.info(
+            f"repro bundle ({size} bytes): <a href='{link}'>{link}</a>; replay it with "
+            f"<code>mpbench repro run {html.escape(str(path))}</code>",
+            html=True,
+        )
 
     def _close(self) -> None:
         self.stop_all_boards()
+
+
+def _position(board: Board) -> tuple[int, int, str]:
+    """Where a test starts on ``board``: transcript and step marks, and the REPL mode it is in."""
+    transcript, recorder, session = board.transcript, board.recorder, board.session
+    mode = "friendly" if session is not None and session.mode is ReplMode.FRIENDLY else "raw"
+    return (transcript.mark() if transcript else 0, recorder.mark() if recorder else 0, mode)
 
 
 def _dedent(code: str) -> str:

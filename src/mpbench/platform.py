@@ -108,6 +108,8 @@ class IrqSource:
     rate_hz: float | None = None
     #: First line printed when the callback raises (hard IRQs on stm32).
     header: str | None = None
+    #: Engine commands that raise the IRQ from outside the firmware (e.g. a GPIO edge in Renode).
+    external: tuple[str, ...] = ()
     note: str = ""
 
 

@@ -193,7 +193,10 @@ def _build(path: Path, d: dict[str, Any]) -> Platform:
         engines=d["engines"],
         features={n: features[n] for n in FEATURES},
         memory=Memory(**d.get("memory", {})),
-        irq_sources={n: IrqSource(name=n, **s) for n, s in (d.get("irq_sources") or {}).items()},
+        irq_sources={
+            n: IrqSource(name=n, **{**s, "external": tuple(s.get("external", ()))})
+            for n, s in (d.get("irq_sources") or {}).items()
+        },
         boot_timeout=float(d.get("boot_timeout", 30.0)),
         notes=d.get("notes", ""),
     )

@@ -57,7 +57,19 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], 
             "start": "import pyb; _t = pyb.Timer(4, freq=100, callback={cb})",
             "stop": "_t.deinit()",
             "header": "uncaught exception in Timer(4) interrupt handler",
-        }
+        },
+        "swint": {
+            "kind": "hard",
+            "start": "import pyb; _e = pyb.ExtInt('X1', 1, 2, {cb})",
+            "fire": "_e.swint()",
+            "stop": "_e.disable()",
+        },
+        "pin_edge": {
+            "kind": "hard",
+            "start": "import pyb; _e = pyb.ExtInt('X1', 1, 2, {cb})",
+            "stop": "_e.disable()",
+            "external": ["sysbus.gpioPortA OnGPIO 0 true"],
+        },
     }
     _liar("microbit", "microbit-claims-all", tmp, irq_sources=fake_timer)
     shim = tmp / "strip_micropython.py"
@@ -111,6 +123,10 @@ EXPECTED_FAILURES = [
     ("microbit-claims-all", "A Full Queue Raises RuntimeError"),
     ("unix-stripped", "Scheduled Functions Run In Queue Order"),
     ("microbit-claims-all", "Schedule Works From A Real IRQ"),
+    ("microbit-claims-all", "Schedule Works From A Software-Triggered IRQ"),
+    ("microbit-claims-all", "Schedule Works From A Pin Edge Driven From Outside"),
+    ("unix-stripped", "A Full Queue Raises RuntimeError Inside A Hard IRQ"),
+    ("unix-stripped", "A Bound Method Cannot Be Scheduled From A Hard IRQ But A Stored Reference Can"),
     ("microbit-claims-all", "With The Buffer An Exception In An IRQ Handler Prints A Traceback"),
     ("unix-stripped", "Without The Buffer The Traceback Is Lost"),
 ]

@@ -1,9 +1,10 @@
-"""A pseudo-terminal console for the host (unix) port.
+"""A pseudo-terminal console: the host (unix) port's, or a pty an emulator made.
 
-The port runs with the pty as its controlling terminal, as in a real
+The unix port runs with the pty as its controlling terminal, as in a real
 terminal. It switches the terminal to raw mode itself while it reads input,
-so a 0x03 byte reaches it as data; an interrupt is delivered as SIGINT,
-which is what a terminal's Ctrl-C becomes.
+so a 0x03 byte reaches it as data; its interrupt is delivered as SIGINT,
+which is what a terminal's Ctrl-C becomes (give ``pid_of``). Behind a pty an
+emulator made for a UART (Renode), an interrupt is the byte 0x03.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from mpbench.errors import SessionError
 
 
 class PtyConsole(Console):
-    def __init__(self, master_fd: int, slave_name: str, pid_of: Callable[[], int | None]):
+    def __init__(self, master_fd: int, slave_name: str, pid_of: Callable[[], int | None] | None = None):
         super().__init__()
         self.fd = master_fd
         self.url = f"pty://{slave_name}"
@@ -50,6 +51,9 @@ class PtyConsole(Console):
             raise
 
     def interrupt(self) -> None:
+        if self._pid_of is None:
+            super().interrupt()
+            return
         pid = self._pid_of()
         self.transcript.event("SIGINT")
         if pid:

@@ -1,5 +1,5 @@
 """Engines: processes that run a board and expose its console."""
 
-from mpbench.engine.base import Engine, EngineState, engine_class, register_engine
+from mpbench.engine.base import Determinism, Engine, EngineState, engine_class, register_engine
 
-__all__ = ["Engine", "EngineState", "engine_class", "register_engine"]
+__all__ = ["Determinism", "Engine", "EngineState", "engine_class", "register_engine"]

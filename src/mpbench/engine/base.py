@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -52,6 +53,25 @@ class EngineState(enum.Enum):
     ERROR = "error"
 
 
+@dataclass(frozen=True)
+class Determinism:
+    """How repeatable a run on an engine is, as bundles record it.
+
+    ``method`` is what the engine can use to make guest timing repeatable
+    (``icount``: QEMU counts instructions instead of following the host
+    clock; ``none``); ``setting`` its configuration; ``active`` whether this
+    run uses it; ``note`` what stays host-dependent, in words.
+    """
+
+    method: str
+    setting: str | None
+    active: bool
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.method, "setting": self.setting, "active": self.active, "note": self.note}
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -73,6 +93,8 @@ class Engine(ABC):
     """One emulated (or host) board process."""
 
     name: ClassVar[str] = ""
+    #: Asked for by ``Board(deterministic=True)`` before ``start``; see ``determinism``.
+    deterministic: bool = False
 
     def __init__(self, platform: Platform, firmware: Any):
         self.platform = platform
@@ -108,6 +130,13 @@ class Engine(ABC):
     def version(self) -> str:
         """The engine's version string, for reports and bundles."""
         return ""
+
+    def determinism(self) -> Determinism:
+        """What this engine does to make runs repeatable; engines with a way override this.
+
+        (Renode's virtual time belongs here once the Renode engine drives boards.)
+        """
+        return Determinism("none", None, False, f"the {self.name} engine has no control over guest timing")
 
     @property
     def console_url(self) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mpbench.console import Console
 from mpbench.console.pty import PtyConsole
-from mpbench.engine.base import Engine, EngineState, register_engine, requires_running
+from mpbench.engine.base import Determinism, Engine, EngineState, register_engine, requires_running
 from mpbench.engine.process import ManagedProcess, install_signal_handlers
 from mpbench.errors import EngineError, EngineUnavailable
 from mpbench.platform import Platform
@@ -145,6 +145,15 @@ class HostEngine(Engine):
 
     def version(self) -> str:
         return "unix port " + " ".join(self.argv[:1])
+
+    def determinism(self) -> Determinism:
+        return Determinism(
+            "none",
+            None,
+            False,
+            "not deterministic: the unix port runs on the host's clock and scheduler, so anything timed "
+            "(ticks, sleeps, when a signal lands) can differ between runs",
+        )
 
 
 __all__ = ["HostEngine", "find_command"]

@@ -4,7 +4,9 @@ Follows labgrid's recipe: a private temp dir, the board started paused with
 QMP on a unix socket there, the console on a loopback TCP port (so mpremote
 or a person can attach too), ``cont`` only once the console is connected, so
 no boot output is lost. Reset and quit go through QMP; the process group is
-killed if QEMU does not leave in time.
+killed if QEMU does not leave in time. A board started ``deterministic``
+runs with ``-icount`` when its platform file gives a setting: guest time
+then follows the instruction count, not the host clock.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import socket
 import subprocess
 
 from mpbench.console import Console, SocketConsole
-from mpbench.engine.base import Engine, EngineState, register_engine, requires_running
+from mpbench.engine.base import Determinism, Engine, EngineState, register_engine, requires_running
 from mpbench.engine.process import ManagedProcess, install_signal_handlers
 from mpbench.engine.qmp import Qmp
 from mpbench.errors import EngineError, EngineUnavailable
@@ -118,8 +120,30 @@ class QemuEngine(Engine):
             "-qmp",
             f"unix:{qmp_path},server=on,wait=off",
             "-S",
+            *self._icount_args(),
             *cfg.get("extra_args", []),
         ]
+
+    def _icount_args(self) -> list[str]:
+        icount = self.platform.engine_config.get("icount")
+        return ["-icount", icount] if self.deterministic and icount else []
+
+    def determinism(self) -> Determinism:
+        icount = self.platform.engine_config.get("icount")
+        if not icount:
+            return Determinism(
+                "none", None, False, "no icount setting in the platform file: guest time follows the host clock"
+            )
+        active = bool(self.deterministic)
+        how = "used" if active else "not used in this run"
+        return Determinism(
+            "icount",
+            icount,
+            active,
+            f"QEMU -icount {icount} ({how}): guest time counts instructions, so code between two inputs runs "
+            "the same way every time; when input arrives, relative to the guest's instructions, still "
+            "depends on the host",
+        )
 
     def start(self) -> None:
         install_signal_handlers()

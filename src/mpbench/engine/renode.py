@@ -1,23 +1,41 @@
-"""Renode: finding it, and saying plainly what is not there yet.
+"""Renode: STM32 boards (Pyboard, SPIKE Prime) with real hard IRQs.
 
-Renode is in no package registry this project can install from; users put a
-``renode`` binary on PATH or name it with ``RENODE_BIN`` (or the platform's
-``binary_env``). Driving it (monitor, UART terminal, virtual time) is the
-Renode engine's work, which this version of mpbench does not have yet: a
-board on Renode is reported unavailable with that reason instead of failing.
+Renode is in no package registry this project installs from: users put
+``renode`` on PATH or name it with ``RENODE_BIN`` (or the platform's
+``binary_env``). Each instance runs headless with its monitor on standard
+input (``--console``), so no monitor port listens on the network, and the
+board's UART on a pseudo-terminal Renode creates in the engine's private
+folder (Renode's socket terminal listens on every interface). Each instance
+also gets its own TMPDIR and XDG_CONFIG_HOME: Renode deletes
+``$TMPDIR/renode-*`` at start and writes config and caches under
+``~/.config/renode``. Renode exits 0 even when a platform fails to load, so
+its log is read for errors instead of trusting the exit status.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import re
 import shutil
+import subprocess
+import tempfile
+import time
+import tty
+from pathlib import Path
+from typing import IO, Any
 
 from mpbench.console import Console
-from mpbench.engine.base import Engine, register_engine
-from mpbench.errors import EngineUnavailable
+from mpbench.console.pty import PtyConsole
+from mpbench.engine.base import Determinism, Engine, EngineState, register_engine, requires_running
+from mpbench.engine.process import ManagedProcess, install_signal_handlers
+from mpbench.errors import EngineError, EngineUnavailable
 from mpbench.platform import Platform
 
-NOT_YET = "mpbench cannot drive Renode yet (the Renode engine is planned, not built)"
+#: Seconds Renode may take from process start to having created the UART's pty.
+START_TIMEOUT = 90.0
+_ERROR = re.compile(r"\[ERROR\]|There was an error executing command|Could not find|No such command")
 
 
 def find_renode(platform: Platform) -> tuple[str | None, str]:
@@ -30,6 +48,12 @@ def find_renode(platform: Platform) -> tuple[str | None, str]:
     return shutil.which("renode"), f"{' or '.join(dict.fromkeys(envs))} unset, renode not on PATH"
 
 
+def board_file(platform: Platform, key: str) -> Path | None:
+    """A file the platform's renode section names, relative to the platform file's folder."""
+    rel = platform.engine_config.get(key)
+    return (platform.path.parent / rel).resolve() if rel else None
+
+
 @register_engine("renode")
 class RenodeEngine(Engine):
     @classmethod
@@ -38,19 +62,214 @@ class RenodeEngine(Engine):
         if binary is None:
             hint = platform.engine_config.get("install_hint", "")
             return f"renode not found ({looked})" + (f"; {hint}" if hint else "")
-        return f"found {binary}, but {NOT_YET}"
+        for key in ("repl", "script"):
+            path = board_file(platform, key)
+            if path is not None and not path.is_file():
+                return f"{platform.path}: engines.renode.{key}: {path} does not exist"
+        return None
 
+    def __init__(self, platform: Platform, firmware: Any):
+        super().__init__(platform, firmware)
+        self.process: ManagedProcess | None = None
+        self._console: PtyConsole | None = None
+        self._log_offset = 0
+
+    @property
+    def console_url(self) -> str:
+        return self._console.url if self._console else ""
+
+    # -- the board script ----------------------------------------------------------
+    def _firmware_commands(self) -> list[str]:
+        fw = self.firmware
+        cfg = self.platform.engine_config
+        if fw.format == "elf":
+            link = self.workdir / "firmware.elf"
+            link.symlink_to(Path(fw.path).resolve())
+            cmds = [f"sysbus LoadELF @{link}"]
+            lowest = None
+        else:
+            from mpbench.firmware.formats import read_segments
+
+            cmds = []
+            segments = read_segments(fw.path, fw.format, fw.load_address)
+            for i, seg in enumerate(segments):
+                part = self.workdir / f"segment{i}.bin"
+                part.write_bytes(seg.data)
+                cmds.append(f"sysbus LoadBinary @{part} {seg.address:#x}")
+            lowest = min(seg.address for seg in segments)
+        vector_table = cfg.get("vector_table", lowest)
+        if vector_table is not None:
+            cmds.append(f"sysbus.cpu VectorTableOffset {vector_table:#x}")
+        return cmds
+
+    def _filesystem_commands(self) -> list[str]:
+        fs = self.platform.engine_config.get("filesystem")
+        if not fs or "boot_py" not in fs:
+            return []
+        from mpbench.firmware.fatimage import fat12_image
+
+        image = self.workdir / "filesystem.img"
+        image.write_bytes(
+            fat12_image({"boot.py": fs["boot_py"].encode()}, int(fs["size"]), int(fs.get("sector_size", 512)))
+        )
+        return [f"sysbus LoadBinary @{image} {int(fs['address']):#x}"]
+
+    def build_script(self) -> Path:
+        """Write the .resc that creates the machine, loads everything and wires the console."""
+        cfg = self.platform.engine_config
+        repl = board_file(self.platform, "repl")
+        lines = [f'mach create "{self.platform.name}"']
+        if repl is not None:
+            lines.append(f"machine LoadPlatformDescription @{repl}")
+        lines += self._firmware_commands()
+        lines += self._filesystem_commands()
+        for pin in cfg.get("gpio_at_reset", []):
+            lines.append(f"sysbus.gpioPort{pin['port']} OnGPIO {int(pin['pin'])} {str(bool(pin['value'])).lower()}")
+        for reg, value in cfg.get("registers", {}).items():
+            lines.append(f"sysbus.cpu SetRegisterUnsafe {int(reg.lstrip('rR'))} {int(value):#x}")
+        script = board_file(self.platform, "script")
+        if script is not None:
+            lines.append(f"include @{script}")
+        lines.append(f'emulation CreateUartPtyTerminal "console" "{self.workdir / "console"}" true')
+        lines.append(f"connector Connect {cfg['uart']} console")
+        path = self.workdir / "board.resc"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
-        raise EngineUnavailable(self.unavailable_reason(self.platform) or NOT_YET, engine="renode")
+        install_signal_handlers()
+        binary, looked = find_renode(self.platform)
+        if binary is None:
+            raise EngineUnavailable(self.unavailable_reason(self.platform) or f"renode not found ({looked})")
+        script = self.build_script()
+        self.argv = [binary, "--console", "--disable-xwt", "--plain", str(script)]
+        self._spawn()
+        self.state = EngineState.RUNNING
 
+    def _spawn(self) -> None:
+        env = dict(os.environ, TMPDIR=str(self.workdir / "tmp"), XDG_CONFIG_HOME=str(self.workdir / "config"))
+        for d in ("tmp", "config"):
+            (self.workdir / d).mkdir(exist_ok=True)
+        pty_path = self.workdir / "console"
+        with contextlib.suppress(FileNotFoundError):
+            pty_path.unlink()
+        log = self.workdir / "renode.log"
+        self._log_offset = log.stat().st_size if log.exists() else 0
+        self.process = ManagedProcess(self.argv, log, stdin=subprocess.PIPE, env=env)
+        end = time.monotonic() + START_TIMEOUT
+        while not pty_path.exists():
+            errors = self._errors()
+            if errors or not self.process.alive() or time.monotonic() > end:
+                why = "reported errors" if errors else ("exited" if not self.process.alive() else "timed out")
+                tail = "\n".join(errors) or self.process.output_tail()
+                code = self.process.returncode()
+                self.process.stop()
+                raise EngineError(
+                    f"Renode {why} while setting up {self.platform.name}",
+                    engine="renode",
+                    argv=self.argv,
+                    returncode=code,
+                    stderr_tail=tail,
+                )
+            time.sleep(0.05)
+        fd = os.open(pty_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        tty.setraw(fd)
+        if self._console is None:
+            self._console = PtyConsole(fd, str(pty_path))
+        else:  # a restart keeps one console object, and so one transcript
+            with contextlib.suppress(OSError):
+                os.close(self._console.fd)
+            self._console.fd = fd
+        self.monitor("start")
+
+    def _errors(self) -> list[str]:
+        """Error lines Renode logged since this instance started."""
+        try:
+            with open(self.workdir / "renode.log", "rb") as f:
+                f.seek(self._log_offset)
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return []
+        return [line for line in text.splitlines() if _ERROR.search(line)]
+
+    def monitor(self, command: str) -> None:
+        """Send one command to Renode's monitor (answers and errors go to its log)."""
+        if self.process is None or not self.process.alive():
+            raise EngineError("Renode is not running", engine="renode", stderr_tail=self.log_tail())
+        stdin: IO[bytes] | None = self.process.proc.stdin
+        assert stdin is not None
+        if self._console is not None:
+            self._console.transcript.event(f"renode: {command}")
+        stdin.write(command.encode() + b"\n")
+        stdin.flush()
+
+    @requires_running
     def open_console(self) -> Console:
-        raise EngineUnavailable(NOT_YET, engine="renode")
+        assert self._console is not None
+        return self._console
 
+    @requires_running
     def reset(self) -> None:
-        raise EngineUnavailable(NOT_YET, engine="renode")
+        """Restart Renode from the same script: flash, pins and hooks come back as at first boot."""
+        if self._console:
+            self._console.transcript.event("reset (restarting Renode)")
+        self._quit()
+        self._spawn()
+
+    @requires_running
+    def stimulate(self, commands: tuple[str, ...] | list[str]) -> None:
+        """Run monitor commands that act on the board from outside (a pin edge, ...)."""
+        for command in commands:
+            self.monitor(command)
+
+    def _quit(self) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(Exception):
+            self.monitor("quit")
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.proc.wait(5.0)
+        self.process.stop()
+        self.process = None
 
     def _stop(self) -> None:
-        pass
+        self._quit()
+        if self._console is not None:
+            self._console.close()
+            self._console = None
 
     def log_tail(self, lines: int = 15) -> str:
-        return ""
+        errors = self._errors()
+        if errors:
+            return "\n".join(errors[-lines:])
+        return self.process.output_tail(lines) if self.process else ""
+
+    def alive(self) -> bool:
+        return bool(self.process and self.process.alive())
+
+    def determinism(self) -> Determinism:
+        return Determinism(
+            "virtual-time",
+            None,
+            True,
+            "Renode runs the board on virtual time, so code between two inputs runs the same way every time; "
+            "inputs and pin edges are still sent at host-timed moments, not at recorded virtual times",
+        )
+
+    def version(self) -> str:
+        """``Renode v1.15.1.xxxxx`` (asked once per binary: Mono takes seconds to start)."""
+        binary, _ = find_renode(self.platform)
+        return renode_version(binary) if binary else ""
+
+
+@functools.cache
+def renode_version(binary: str) -> str:
+    """What ``renode --version`` says, run in a throw-away TMPDIR and config folder."""
+    with tempfile.TemporaryDirectory(prefix="mpbench-renode-version-") as tmp:
+        env = dict(os.environ, TMPDIR=tmp, XDG_CONFIG_HOME=tmp)
+        try:
+            out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=60, env=env)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+    return next((ln for ln in out.stdout.splitlines() if "Renode" in ln), "").strip()

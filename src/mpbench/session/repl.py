@@ -21,6 +21,7 @@ from mpbench.errors import DeviceError, DeviceTraceback, Frame, ReplProtocolErro
 from mpbench.platform import Platform
 from mpbench.session import delivery
 from mpbench.session.reader import ConsoleReader
+from mpbench.session.recorder import Recorder, recorded
 from mpbench.session.traceback import parse_traceback
 
 CTRL_A, CTRL_B, CTRL_C, CTRL_D, CTRL_E = b"\x01", b"\x02", b"\x03", b"\x04", b"\x05"
@@ -76,14 +77,30 @@ class ReplSession:
         self.window = None if rx is None else max(8, rx * 3 // 4)
         self._staged_offset: int | None = None
         self.banner = ""
+        #: Set by ``Board(record=True)``: the calls below are then kept as steps for repro bundles.
+        self.recorder: Recorder | None = None
 
     # -- waiting -------------------------------------------------------------
     def _deadline(self, timeout: float | None) -> Deadline:
         return Deadline(self.timeout if timeout is None else timeout)
 
+    @recorded("read_until", "pattern", "timeout")
     def read_until(self, pattern: bytes | re.Pattern[bytes], timeout: float | None = None, what: str = "") -> bytes:
         """Consume console output through ``pattern`` (for data a running script prints)."""
         return self.reader.read_until(pattern, self._deadline(timeout), what)
+
+    @recorded("wait_for", "text", "timeout")
+    def wait_for_text(self, text: bytes, timeout: float | None = None) -> bytes | None:
+        """Wait until the running block prints ``text``; return the output through it.
+
+        Returns None, without waiting out the timeout, when the block ends
+        first; its output then stays buffered for ``exec_follow`` to split.
+        """
+        seen = self.reader.read_until(re.compile(re.escape(text) + b"|" + CTRL_D), self._deadline(timeout))
+        if seen.endswith(text):
+            return seen
+        self.reader.buf[:0] = seen
+        return None
 
     def wait_for_prompt(self, timeout: float | None = None) -> str:
         """Wait until the board sits at the friendly prompt after boot or reset; return what it printed."""
@@ -136,6 +153,7 @@ class ReplSession:
         self.mode = ReplMode.FRIENDLY
 
     # -- executing ------------------------------------------------------------
+    @recorded("exec", "code", "timeout")
     def exec(self, code: str, timeout: float | None = None) -> ExecResult:
         """Run ``code`` as a script through the raw REPL and return what it printed.
 
@@ -160,6 +178,7 @@ class ReplSession:
         """Evaluate an expression on the board and return its ``repr`` text."""
         return self.exec(f"print(repr({expression}))", timeout).check().strip()
 
+    @recorded("start", "code", "timeout", "line_offset")
     def exec_start(self, code: str, timeout: float | None = None, line_offset: int = 0) -> None:
         """Send a block and return once it runs (for scripts that then need input or Ctrl-C)."""
         self.enter_raw(timeout)
@@ -215,6 +234,7 @@ class ReplSession:
         self.mode = ReplMode.FRIENDLY
         self.enter_raw()
 
+    @recorded("follow", "timeout")
     def exec_follow(self, timeout: float | None = None) -> ExecResult:
         """Wait for the running block to finish; return its output and traceback."""
         if self.mode is not ReplMode.RUNNING:
@@ -232,6 +252,7 @@ class ReplSession:
         tb = parse_traceback(err_text)
         return ExecResult(_text(out), err_text, tb, time.monotonic() - started)
 
+    @recorded("write", "data")
     def write(self, data: bytes) -> None:
         """Send bytes to a running block (its ``stdin``), paced for small input buffers."""
         step = self.window or len(data) or 1
@@ -240,11 +261,13 @@ class ReplSession:
             if i + step < len(data):
                 time.sleep(0.01)
 
+    @recorded("interrupt")
     def interrupt(self) -> None:
         """Send the keyboard interrupt (Ctrl-C, or SIGINT on the host port)."""
         self.console.interrupt()
 
     # -- friendly REPL -----------------------------------------------------------
+    @recorded("type", "line", "timeout")
     def friendly_line(self, line: str, timeout: float | None = None) -> str:
         """Type one line at the ``>>> `` prompt and return what it printed before the next prompt.
 
@@ -273,6 +296,7 @@ class ReplSession:
         return _text(body[2:] if body.startswith(b"\r\n") else body)
 
     # -- reset -----------------------------------------------------------------
+    @recorded("soft_reset", "timeout")
     def soft_reset(self, timeout: float | None = None) -> str:
         """Ctrl-D at the friendly prompt: the VM restarts and boot.py runs again."""
         deadline = self._deadline(timeout)
@@ -283,6 +307,7 @@ class ReplSession:
         self.use_raw_paste = self.platform.repl.raw_paste
         return self.wait_for_prompt(deadline.remaining())
 
+    @recorded("recover", "timeout")
     def recover(self, timeout: float | None = None) -> None:
         """Bring a board whose block is still running (or whose state is unknown) back to the raw prompt."""
         deadline = self._deadline(timeout)

@@ -1,0 +1,163 @@
+"""``mpbench repro create | run | show``: bug reports anyone can replay.
+
+``create`` boots a board deterministically, runs a script with every session
+call recorded and writes the bundle; ``run`` replays a bundle and says
+whether the board said the same thing (exit 0), something different (exit 1)
+or could not be set up (exit 2); ``show`` prints what a bundle holds without
+running anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mpbench.board import Board
+from mpbench.errors import MpbenchError, SessionError
+from mpbench.platform_loader import find_platform
+from mpbench.repro.bundle import SUFFIX, read_bundle, short
+from mpbench.repro.capture import describe, sanitize, save
+from mpbench.repro.replay import diff, prepare, replay_once, summary, visible
+
+EXIT_OK, EXIT_DIFFERENT = 0, 1
+
+
+def _platforms_dir(args: argparse.Namespace) -> Path | None:
+    return Path(args.platforms) if getattr(args, "platforms", None) else None
+
+
+def do_create(args: argparse.Namespace) -> int:
+    platform = find_platform(args.platform, _platforms_dir(args))
+    script = "stdin" if args.script == "-" else Path(args.script).name
+    code = sys.stdin.read() if args.script == "-" else Path(args.script).read_text()
+    out = Path(args.output) if args.output else Path(f"{sanitize(Path(script).stem)}.{platform.name}{SUFFIX}")
+    board = Board(
+        platform,
+        firmware=Path(args.firmware) if args.firmware else None,
+        timeout=args.timeout,
+        boot_timeout=args.boot_timeout,
+        fetch=args.fetch,
+        deterministic=True,
+        record=True,
+    )
+    failure: dict[str, str] | None = None
+    try:
+        board.start()
+        assert board.session is not None and board.recorder is not None
+        steps_mark, transcript_mark = board.recorder.mark(), board.transcript.mark()
+        try:
+            result = board.session.exec(code, args.timeout)
+        except SessionError as e:  # a hang or a crash is worth a report too
+            failure = {"summary": f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}", "detail": str(e)}
+            print(f"mpbench: {e}", file=sys.stderr)
+        else:
+            sys.stdout.write(result.stdout)
+            if result.traceback is not None:
+                sys.stdout.flush()
+                sys.stderr.write(result.stderr)
+                tb = result.traceback
+                failure = {"summary": f"the script raised {tb.exc_type}: {tb.message}".rstrip(": "), "detail": tb.text}
+    finally:
+        board.stop()
+    steps = board.recorder.since(steps_mark)
+    records = board.transcript.to_records()[transcript_mark:]
+    origin = {"kind": "cli", "script": script}
+    doc, member = describe(board, steps, records, "raw", origin, failure, args.include_firmware)
+    size = save(out, doc, member)
+    digest = short(doc["transcript"]["fingerprint"])
+    print(
+        f"mpbench: wrote {out} ({size} bytes, {len(steps)} step(s), fingerprint {digest}); "
+        f"replay it with `mpbench repro run {out}`",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def do_run(args: argparse.Namespace) -> int:
+    if args.repeat < 1:
+        raise MpbenchError(f"--repeat must be at least 1, not {args.repeat}")
+    bundle = read_bundle(args.bundle)
+    doc = bundle.doc
+    setup = prepare(
+        bundle, _platforms_dir(args), args.allow_host, Path(args.firmware) if args.firmware else None, args.fetch
+    )
+    runs = []
+    try:
+        for note in setup.notes:
+            print(f"mpbench: {visible(note)}", file=sys.stderr)
+        det = doc["determinism"]
+        how = f"{det['method']} {det['setting']}" if det["replays_deterministic"] else "not deterministic (host timing)"
+        print(
+            f"replaying {bundle.path}: board {setup.platform.name}, firmware {visible(doc['firmware']['id'])} "
+            f"(sha256 {short(doc['firmware']['sha256'])}), {len(doc['steps'])} step(s), {how}"
+        )
+        for i in range(1, args.repeat + 1):
+            run = replay_once(bundle, setup)
+            verdict = "same" if run.fingerprint == bundle.fingerprint else "different"
+            print(f"run {i}/{args.repeat}: fingerprint {run.fingerprint} {verdict}", flush=True)
+            for err in run.errors:
+                print(f"  {visible(err)}")
+            runs.append(run)
+    finally:
+        setup.close()
+    print(summary([r.fingerprint for r in runs], bundle.fingerprint) + f"; recorded {short(bundle.fingerprint)}")
+    differing = [r for r in runs if r.fingerprint != bundle.fingerprint]
+    if not differing:
+        print("same")
+        return EXIT_OK
+    print(f"different: {len(differing)}/{len(runs)} run(s) differ from the recording")
+    print(diff(bundle.records, differing[0].records, "replay"))
+    return EXIT_DIFFERENT
+
+
+def do_show(args: argparse.Namespace) -> int:
+    bundle = read_bundle(args.bundle)
+    doc = bundle.doc
+    fw, det = doc["firmware"], doc["determinism"]
+    print(visible(bundle.readme).rstrip())
+    print("\n---")
+    rows = [
+        (
+            "bundle",
+            f"{bundle.path} (format {doc['format']} version {doc['version']}, mpbench {doc['mpbench_version']})",
+        ),
+        ("members", ", ".join(f"{k} ({v} bytes)" for k, v in bundle.member_sizes.items())),
+        ("created", doc["created"]),
+        ("board", f"{doc['platform']['name']} ({doc['platform']['file']}, engine {doc['engine']['name']})"),
+        ("firmware", f"{fw['id']} {fw['version']} sha256 {fw['sha256']} " + ("(included)" if fw["included"] else "")),
+        ("engine", f"{doc['engine']['version']}: {' '.join(doc['engine']['argv'])}"),
+        ("determinism", f"{det['method']} {det['setting'] or ''} used={det['used']}; {det['note']}"),
+        ("seed", f"{doc['seed']['value']} (used: {doc['seed']['used']})"),
+        ("steps", str(len(doc["steps"]))),
+        ("fingerprint", bundle.fingerprint),
+    ]
+    for key, value in rows:
+        print(f"{key:12} {visible(value)}")
+    return EXIT_OK
+
+
+def do_repro(args: argparse.Namespace) -> int:
+    return {"create": do_create, "run": do_run, "show": do_show}[args.repro_action](args)
+
+
+def repro_args(p: argparse.ArgumentParser) -> None:
+    from mpbench.cli import _board_options
+
+    sub = p.add_subparsers(dest="repro_action", required=True)
+    create = sub.add_parser("create", help="run a script on a board and write a bundle that replays it")
+    _board_options(create)
+    create.add_argument("script", help="MicroPython script to run, or - for stdin")
+    create.add_argument("-o", "--output", help=f"the bundle to write (default: SCRIPT.BOARD{SUFFIX} here)")
+    create.add_argument("--include-firmware", action="store_true", help="put the firmware image in the bundle")
+    run = sub.add_parser("run", help="replay a bundle and compare the console with the recording")
+    run.add_argument("bundle")
+    run.add_argument("--repeat", type=int, default=1, help="replay N times and print each run's fingerprint")
+    run.add_argument("--allow-host", action="store_true", help="replay a unix-port bundle (its code runs on this host)")
+    run.add_argument("--firmware", help="boot this image (it must have the recorded sha256)")
+    run.add_argument("--fetch", action="store_true", help="download the recorded firmware if it is not cached")
+    show = sub.add_parser("show", help="print a bundle's README and a summary; runs nothing")
+    show.add_argument("bundle")
+
+
+__all__ = ["do_repro", "repro_args"]

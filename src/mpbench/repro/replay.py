@@ -1,0 +1,247 @@
+"""Replaying a bundle: same board, same firmware, same steps; then compare what the board said.
+
+Nothing a bundle says is executed outside the emulator. The board is booted
+from the *local* platform file of the bundle's board name (the engine binary,
+its arguments and extra_args never come from the bundle), the firmware must
+hash to what the bundle recorded, and a board whose engine is ``host`` (the
+unix port, which runs code with the user's rights) is refused unless the user
+passes ``--allow-host``. Steps are replayed through the same session calls
+that recorded them; waits wait for their text, nothing is slept.
+
+One thing a replay adds: before each input step (``write``, ``interrupt``)
+it lets the board finish printing (``settle``). Input that lands while the
+board is still in the middle of a ``print`` is the main source of replays
+that differ (measured on micro:bit: Ctrl-C sent as soon as ``ready``
+arrived hit line 1 instead of line 2 of ``print('ready')`` / ``while True:
+pass`` in 1 to 5 runs out of 20, with or without ``-icount``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mpbench.board import Board, resolve_firmware
+from mpbench.deadline import Deadline
+from mpbench.errors import BundleError, FirmwareError, PlatformError, SessionError
+from mpbench.platform import Platform
+from mpbench.platform_loader import default_directory, find_platform
+from mpbench.repro.bundle import Bundle, fingerprint, normalise, short
+from mpbench.session.recorder import Step
+
+
+@dataclass
+class Setup:
+    """What a replay boots: the local platform, the firmware file (None: the manifest's) and notes to show."""
+
+    platform: Platform
+    firmware: Path | None
+    expected_sha256: str | None
+    notes: list[str] = field(default_factory=list)
+    tmpdir: tempfile.TemporaryDirectory[str] | None = None
+
+    def close(self) -> None:
+        if self.tmpdir is not None:
+            self.tmpdir.cleanup()
+
+
+@dataclass(frozen=True)
+class Run:
+    """One replay: the console slice it produced, its fingerprint, and the steps that failed in it."""
+
+    records: list[dict[str, Any]]
+    fingerprint: str
+    errors: list[str]
+
+
+def prepare(
+    bundle: Bundle,
+    platforms_dir: Path | None = None,
+    allow_host: bool = False,
+    firmware: Path | None = None,
+    fetch: bool = False,
+) -> Setup:
+    """Everything checked before anything boots; ``BundleError`` when the bundle cannot be replayed here."""
+    doc, where = bundle.doc, bundle.path
+    name = doc["platform"]["name"]  # the schema restricts it to [a-z0-9-]: never a path
+    folder = platforms_dir or default_directory()
+    try:
+        platform = find_platform(name, folder)
+    except PlatformError as e:
+        raise BundleError(
+            where,
+            f"the bundle is for board {name!r}, which has no platform file here ({e}); a replay uses the "
+            "locally installed platform of that name, never the bundle's copy",
+        ) from e
+    recorded_engine = doc["engine"]["name"]
+    if "host" in (recorded_engine, platform.engine) and not allow_host:
+        raise BundleError(
+            where,
+            f"board {name!r} runs on the host engine: the bundle's code would run on this machine with your "
+            "rights, outside any emulator. Read its steps (`mpbench repro show`) and pass --allow-host to replay it",
+        )
+    if recorded_engine != platform.engine:
+        raise BundleError(
+            where, f"recorded on engine {recorded_engine!r}, but the local {platform.path} uses {platform.engine!r}"
+        )
+    notes = []
+    local_text = platform.path.read_text(encoding="utf-8")
+    if local_text != doc["platform"]["text"]:
+        diff = difflib.unified_diff(
+            doc["platform"]["text"].splitlines(),
+            local_text.splitlines(),
+            f"bundle:{doc['platform']['file']}",
+            str(platform.path),
+            lineterm="",
+            n=1,
+        )
+        notes.append(f"the local {platform.path} differs from the bundle's copy; replaying with the local one:")
+        notes.extend(list(diff)[:40])
+    setup = Setup(platform, None, doc["firmware"]["sha256"], notes)
+    try:
+        _firmware(bundle, setup, firmware, fetch)
+    except BaseException:
+        setup.close()
+        raise
+    return setup
+
+
+def _firmware(bundle: Bundle, setup: Setup, override: Path | None, fetch: bool) -> None:
+    fw, where = bundle.doc["firmware"], bundle.path
+    expected = fw["sha256"]
+    if bundle.firmware is not None and override is None:
+        setup.tmpdir = tempfile.TemporaryDirectory(prefix="mpbench-replay-")
+        path = Path(setup.tmpdir.name) / Path(fw["included"]).name
+        path.write_bytes(bundle.firmware)  # its sha256 was checked when the bundle was read
+        setup.firmware = path
+        return
+    try:
+        resolved = resolve_firmware(setup.platform, override, fetch)
+    except FirmwareError as e:
+        raise BundleError(
+            where,
+            f"the firmware the bundle was recorded with ({fw['id']} {fw['version']}, sha256 {expected}) is not "
+            f"available here: {e}\n  get it with `mpbench firmware fetch`, pass --firmware PATH, or ask for a "
+            "bundle made with --include-firmware",
+        ) from e
+    if expected is None:
+        setup.notes.append(
+            f"the firmware {fw['id']} is not pinned by a hash (an installed command); the bundle recorded "
+            f"version {fw['version']}, this machine runs {resolved.path}"
+        )
+    elif resolved.sha256 != expected:
+        raise BundleError(
+            where,
+            f"firmware hash mismatch: the bundle was recorded with sha256 {expected} ({fw['id']} {fw['version']}), "
+            f"but {resolved.path} here has sha256 {resolved.sha256}",
+        )
+    setup.firmware = override
+
+
+#: Host seconds without console output that count as "the board has finished printing", and the longest wait.
+SETTLE_QUIET, SETTLE_MAX = 0.02, 0.2
+
+
+def settle(board: Board) -> None:
+    """Wait (at most ``SETTLE_MAX``) until the board is quiet, keeping what it printed for the next wait."""
+    assert board.session is not None
+    reader = board.session.reader
+    deadline = Deadline(SETTLE_MAX)
+    while not deadline.expired() and reader.fill(deadline.slice(SETTLE_QUIET)):
+        pass
+
+
+def apply(board: Board, step: Step) -> None:
+    """Make the session call ``step`` records."""
+    s = board.session
+    if s is None:
+        raise SessionError(f"{board.name} is not running")
+    a = step.args
+    kind = step.kind
+    if kind in ("write", "interrupt", "stimulate"):
+        settle(board)
+    if kind == "exec":
+        s.exec(a["code"], a["timeout"])
+    elif kind == "start":
+        s.exec_start(a["code"], a["timeout"], a["line_offset"])
+    elif kind == "wait_for":
+        s.wait_for_text(a["text"], a["timeout"])
+    elif kind == "read_until":
+        s.read_until(a["pattern"], a["timeout"])
+    elif kind == "write":
+        s.write(a["data"])
+    elif kind == "interrupt":
+        s.interrupt()
+    elif kind == "follow":
+        s.exec_follow(a["timeout"])
+    elif kind == "type":
+        s.friendly_line(a["line"], a["timeout"])
+    elif kind == "soft_reset":
+        s.soft_reset(a["timeout"])
+    elif kind == "recover":
+        s.recover(a["timeout"])
+    elif kind == "reset":
+        board.reset(a["hard"])
+    elif kind == "stimulate":
+        board.stimulate(a["source"])  # commands come from the local platform file, never the bundle
+    else:  # the bundle reader already refused unknown kinds
+        raise BundleError(board.name, f"unknown step kind {kind!r}")
+
+
+def replay_once(bundle: Bundle, setup: Setup) -> Run:
+    """Boot, bring the REPL to the recorded starting mode, replay every step, stop; what the console said."""
+    doc = bundle.doc
+    board = Board(setup.platform, firmware=setup.firmware, timeout=doc["session"]["timeout"], deterministic=True)
+    errors: list[str] = []
+    try:
+        board.start()
+        got = board.firmware.sha256 if board.firmware is not None else None
+        if setup.expected_sha256 is not None and got != setup.expected_sha256:
+            raise BundleError(bundle.path, f"firmware hash mismatch: expected {setup.expected_sha256}, booted {got}")
+        assert board.session is not None
+        if doc["session"]["start_mode"] == "friendly":
+            board.session.enter_friendly()
+        mark = board.transcript.mark()
+        for i, step in enumerate(bundle.steps, 1):
+            try:
+                apply(board, step)
+            except SessionError as e:
+                first = (str(e).splitlines() or [""])[0]
+                errors.append(f"step {i} ({step.kind}): {type(e).__name__}: {first}")
+                if step.error is None:  # the recording went on here: the replay has diverged
+                    break
+    finally:
+        board.stop()
+    records = board.transcript.to_records()[mark:] if board.transcript is not None else []
+    return Run(records, fingerprint(records), errors)
+
+
+def visible(text: str) -> str:
+    """Untrusted text made safe for a terminal: control bytes other than newline and tab as ``\\xNN``."""
+    return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" for c in text)
+
+
+def diff(recorded: list[dict[str, Any]], replayed: list[dict[str, Any]], label: str) -> str:
+    """A unified diff of two normalised transcripts, readable in a terminal."""
+    a = visible(normalise(recorded).decode("latin-1")).splitlines()
+    b = visible(normalise(replayed).decode("latin-1")).splitlines()
+    return "\n".join(difflib.unified_diff(a, b, "recorded", label, lineterm=""))
+
+
+def summary(fingerprints: list[str], recorded: str) -> str:
+    """``10/10 runs gave fingerprint abc…`` (one clause per distinct fingerprint, commonest first)."""
+    counts: dict[str, int] = {}
+    for f in fingerprints:
+        counts[f] = counts.get(f, 0) + 1
+    n = len(fingerprints)
+    parts = [
+        f"{c}/{n} runs gave fingerprint {short(f)}" + (" (the recording's)" if f == recorded else "")
+        for f, c in sorted(counts.items(), key=lambda kv: -kv[1])
+    ]
+    return "; ".join(parts)
+
+
+__all__ = ["Run", "Setup", "apply", "diff", "prepare", "replay_once", "summary", "visible"]
