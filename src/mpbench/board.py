@@ -122,20 +122,36 @@ class Board:
         if reason:
             raise EngineUnavailable(f"{self.name}: {reason}", engine=self.platform.engine)
         self.firmware = resolve_firmware(self.platform, self.firmware_override, self.fetch)
-        self.engine = cls(self.platform, self.firmware)
-        self.engine.deterministic = self.deterministic
-        try:
-            self.engine.start()
-            self.session = ReplSession(self.engine.open_console(), self.platform, self.timeout)
-            self._transcript = self.session.console.transcript
-            if self.record:
-                self.recorder = self.session.recorder = Recorder(self._transcript.t0)
-            self._wait_for_prompt()
-            self.session.enter_raw()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        # Boards whose boot can hang (ESP-IDF 4.x's boot race under QEMU) get fresh tries.
+        attempts = 1 + int(self.platform.engine_config.get("boot_retries", 0))
+        for attempt in range(1, attempts + 1):
+            self.engine = cls(self.platform, self.firmware)
+            self.engine.deterministic = self.deterministic
+            try:
+                self.engine.start()
+                self.session = ReplSession(self.engine.open_console(), self.platform, self.timeout)
+                self._transcript = self.session.console.transcript
+                if self.record:
+                    self.recorder = self.session.recorder = Recorder(self._transcript.t0)
+                self._wait_for_prompt()
+                self.engine.ready(self.boot_output)
+                self.session.enter_raw()
+                return self
+            except BootError as e:
+                self.stop()
+                if attempt == attempts:
+                    raise
+                log.warning(
+                    "%s: boot attempt %d of %d failed, trying again: %s",
+                    self.name,
+                    attempt,
+                    attempts,
+                    str(e).splitlines()[0],
+                )
+            except BaseException:
+                self.stop()
+                raise
+        raise AssertionError("unreachable")
 
     def _wait_for_prompt(self) -> None:
         assert self.session is not None and self.engine is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -208,3 +209,25 @@ def test_friendly_line_shows_the_value_of_a_bare_expression(board: Board) -> Non
     assert s.friendly_line(long_expr) == f"{sum(range(30))}\n"
     # and the raw REPL still works afterwards, with the same globals
     assert board.exec("print(y)").check() == "5\n"
+
+
+def test_a_board_that_never_prompts_is_tried_again_then_reported(tmp_path, caplog) -> None:
+    """boot_retries: a hung boot is killed and retried from scratch, and each try is logged."""
+    import yaml
+    from test_cli import intel_hex, spin_image  # a sibling test module (pytest puts its folder on sys.path)
+
+    from mpbench.board import BootError
+    from mpbench.platform_loader import load_platform
+
+    data = yaml.safe_load((Path(__file__).resolve().parents[2] / "platforms" / "microbit.yaml").read_text())
+    data["name"] = "microbit-never"
+    data["engines"]["qemu"]["boot_retries"] = 1
+    path = tmp_path / "microbit-never.yaml"
+    path.write_text(yaml.safe_dump(data))
+    spin = tmp_path / "spin.hex"
+    spin.write_text(intel_hex(spin_image()))  # boots and spins, printing nothing
+    board = Board(load_platform(path), firmware=spin, boot_timeout=1)
+    with caplog.at_level("WARNING"), pytest.raises(BootError):
+        board.start()
+    assert "boot attempt 1 of 2 failed" in caplog.text
+    assert board.engine is not None and board.engine.process is None  # the second QEMU is stopped too

@@ -127,6 +127,9 @@ class Engine(ABC):
     def log_tail(self, lines: int = 15) -> str:
         """The engine's own last output (stderr/log), for error messages."""
 
+    def ready(self, boot_output: str) -> None:  # noqa: B027 - an optional hook; most engines keep nothing
+        """Called once the board first reached its prompt (engines that keep state after a boot use it)."""
+
     def version(self) -> str:
         """The engine's version string, for reports and bundles."""
         return ""

@@ -12,17 +12,21 @@ then follows the instruction count, not the host clock.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import socket
 import subprocess
 
 from mpbench.console import Console, SocketConsole
+from mpbench.engine import flashcache
 from mpbench.engine.base import Determinism, Engine, EngineState, register_engine, requires_running
 from mpbench.engine.process import ManagedProcess, install_signal_handlers
 from mpbench.engine.qmp import Qmp
 from mpbench.errors import EngineError, EngineUnavailable
 from mpbench.platform import Platform
+
+log = logging.getLogger(__name__)
 
 #: Formats QEMU's generic loader reads itself; others are converted to raw segments.
 _NATIVE_LOADER_FORMATS = {"ihex", "elf"}
@@ -68,6 +72,7 @@ class QemuEngine(Engine):
         self.qmp: Qmp | None = None
         self.port = 0
         self._console: SocketConsole | None = None
+        self.flash_from_cache = False
 
     @property
     def console_url(self) -> str:
@@ -88,7 +93,13 @@ class QemuEngine(Engine):
                 fill=int(flash.get("fill", 0xFF)),
             )
             flash_path = self.workdir / "flash.bin"
-            flash_path.write_bytes(image)
+            self.flash_from_cache = flashcache.prepare(flash_path, fw.sha256, image)
+            if not self.flash_from_cache:
+                log.warning(
+                    "%s: first boot of this firmware from a blank filesystem; it can take a minute "
+                    "(the flash it leaves is kept for later runs)",
+                    self.platform.name,
+                )
             return ["-drive", f"file={flash_path},if=mtd,format=raw"]
         if fw.format in _NATIVE_LOADER_FORMATS:
             return ["-device", f"loader,file={fw.path}"]
@@ -179,6 +190,17 @@ class QemuEngine(Engine):
     def open_console(self) -> Console:
         assert self._console is not None
         return self._console
+
+    def ready(self, boot_output: str) -> None:
+        """Keep a flash image the board formatted on its first boot; drop one it calls corrupted."""
+        sha = getattr(self.firmware, "sha256", None)
+        if self.platform.engine_config.get("load") != "mtd-flash" or not sha:
+            return
+        if flashcache.CORRUPTED in boot_output:
+            flashcache.discard(sha)
+        elif not self.flash_from_cache:
+            flashcache.keep(self.workdir / "flash.bin", sha)
+            self.flash_from_cache = True
 
     @requires_running
     def reset(self) -> None:

@@ -102,15 +102,19 @@ class ReplSession:
         self.reader.buf[:0] = seen
         return None
 
-    def wait_for_prompt(self, timeout: float | None = None) -> str:
-        """Wait until the board sits at the friendly prompt after boot or reset; return what it printed."""
+    def wait_for_prompt(self, timeout: float | None = None, settle: float | None = None) -> str:
+        """Wait until the board sits at the friendly prompt after boot or reset; return what it printed.
+
+        ``settle`` is the silence that makes a prompt the last one (default: the
+        platform's ``prompt_settle``, long on boards whose boot can restart).
+        """
         deadline = self._deadline(timeout)
         out = self.reader.read_until(
             _PROMPT_AT_END, deadline, what=f"{self.platform.name} never reached its '>>> ' prompt"
         )
         # More may follow a prompt printed mid-boot (ESP32 prints its banner after resets):
         # only a prompt with silence after it counts.
-        settle = self.platform.repl.prompt_settle
+        settle = self.platform.repl.prompt_settle if settle is None else settle
         while True:
             more = self.reader.read_quiet(settle, Deadline(settle))
             if not more:
@@ -305,7 +309,8 @@ class ReplSession:
         self.reader.read_until(SOFT_REBOOT, deadline, what="no 'soft reboot' after Ctrl-D")
         self.mode = ReplMode.UNKNOWN
         self.use_raw_paste = self.platform.repl.raw_paste
-        return self.wait_for_prompt(deadline.remaining())
+        # A soft reset does not go through the boot ROM's resets: a short silence will do.
+        return self.wait_for_prompt(deadline.remaining(), settle=min(self.platform.repl.prompt_settle, 0.05))
 
     @recorded("recover", "timeout")
     def recover(self, timeout: float | None = None) -> None:
