@@ -130,3 +130,15 @@ def microbit(no_emulator_left_behind: None) -> Iterator[Board]:
 def unix(no_emulator_left_behind: None) -> Iterator[Board]:
     """A started unix port, shared by the session; tests leave it at the raw prompt."""
     yield from _board("unix")
+
+
+@pytest.fixture(scope="module")
+def pyboard(no_emulator_left_behind: None) -> Iterator[Board]:
+    """A started Pyboard (Renode), where Renode and a PYBV11 firmware are installed; else a skip."""
+    yield from _board("pyboard")
+
+
+@pytest.fixture(scope="module")
+def esp32(no_emulator_left_behind: None) -> Iterator[Board]:
+    """A started ESP32 (Espressif's QEMU), where that QEMU is installed; else a skip."""
+    yield from _board("esp32")

@@ -9,29 +9,13 @@ filesystem (30-60 s); later boots start from the flash image it left.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 
 import pytest
 
-from mpbench.board import Board, unavailable_reason
+from mpbench.board import Board
 from mpbench.engine import flashcache
-from mpbench.platform_loader import find_platform
 
 pytestmark = pytest.mark.emulator
-
-
-@pytest.fixture(scope="module")
-def esp32() -> Iterator[Board]:
-    platform = find_platform("esp32")
-    reason = unavailable_reason(platform)
-    if reason:
-        pytest.skip(f"esp32 unavailable: {reason}")
-    board = Board(platform)
-    try:
-        board.start()
-        yield board
-    finally:
-        board.stop()
 
 
 def test_the_board_prints_the_version_of_the_image_it_booted(esp32: Board) -> None:

@@ -13,36 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from boardscripts import checksum_script, line_of, recovering
 
 from mpbench.board import Board
-from mpbench.session.repl import ReplMode
 
 pytestmark = pytest.mark.emulator
 
 
 @pytest.fixture
 def board(microbit: Board) -> Iterator[Board]:
-    """The session's micro:bit, brought back to the raw prompt if a test left it elsewhere."""
-    yield microbit
-    s = microbit.session
-    if s is not None and s.mode is not ReplMode.RAW:
-        s.recover()
-
-
-def line_of(code: str, text: str) -> int:
-    """The 1-based line of ``code`` that is exactly ``text`` (the number a traceback must show)."""
-    return code.splitlines().index(text) + 1
-
-
-def checksum_script(n: int) -> tuple[str, int]:
-    """A script of ``n`` order-sensitive steps: any lost or changed byte changes the result or breaks it."""
-    lines, s = ["s = 0"], 0
-    for i in range(n):
-        v = (i * 7919 + 13) % 10007
-        lines.append(f"s = (s * 31 + {v}) % 65521")
-        s = (s * 31 + v) % 65521
-    lines.append("print(s)")
-    return "\n".join(lines) + "\n", s
+    yield from recovering(microbit)
 
 
 # -- micropython module -----------------------------------------------------------

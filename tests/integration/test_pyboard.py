@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,20 +17,6 @@ from mpbench.board import Board, unavailable_reason
 from mpbench.platform_loader import find_platform
 
 pytestmark = pytest.mark.emulator
-
-
-@pytest.fixture(scope="module")
-def pyboard() -> Iterator[Board]:
-    platform = find_platform("pyboard")
-    reason = unavailable_reason(platform)
-    if reason:
-        pytest.skip(f"pyboard unavailable: {reason}")
-    board = Board(platform)
-    try:
-        board.start()
-        yield board
-    finally:
-        board.stop()
 
 
 def test_boots_to_the_uart_repl_moved_by_boot_py(pyboard: Board) -> None:

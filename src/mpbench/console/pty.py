@@ -27,6 +27,14 @@ class PtyConsole(Console):
         self.url = f"pty://{slave_name}"
         self._pid_of = pid_of
 
+    def reattach(self, fd: int, url: str | None = None) -> None:
+        """Point this console at a new pty (the process behind it was restarted); keeps the transcript."""
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+        self.fd = fd
+        if url:
+            self.url = url
+
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:

@@ -102,6 +102,7 @@ class Engine(ABC):
         self.state = EngineState.IDLE
         self.workdir = Path(tempfile.mkdtemp(prefix=f"mpbench-{platform.name}-"))
         self.argv: list[str] = []
+        self._console: Console | None = None
 
     @classmethod
     @abstractmethod
@@ -112,9 +113,12 @@ class Engine(ABC):
     def start(self) -> None:
         """Start the board (paused where the engine can) and make its console ready."""
 
-    @abstractmethod
+    @requires_running
     def open_console(self) -> Console:
-        """The board's console; called once after ``start``."""
+        """The board's console (the same object across restarts, so one transcript)."""
+        if self._console is None:
+            raise EngineError(f"{type(self).__name__} is running but has no console")
+        return self._console
 
     @abstractmethod
     def reset(self) -> None:

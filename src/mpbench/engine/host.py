@@ -8,7 +8,6 @@ port instead of soft-resetting it.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import pty
@@ -17,7 +16,6 @@ import sys
 import termios
 from pathlib import Path
 
-from mpbench.console import Console
 from mpbench.console.pty import PtyConsole
 from mpbench.engine.base import Determinism, Engine, EngineState, register_engine, requires_running
 from mpbench.engine.process import ManagedProcess, install_signal_handlers
@@ -106,18 +104,10 @@ class HostEngine(Engine):
         if self._console is None:
             self._console = PtyConsole(master, slave_name, self._pid)
         else:  # a restart keeps one console object, and so one transcript
-            with contextlib.suppress(OSError):
-                os.close(self._console.fd)
-            self._console.fd = master
-            self._console.url = f"pty://{slave_name}"
+            self._console.reattach(master, f"pty://{slave_name}")
 
     def _pid(self) -> int | None:
         return self.process.pid if self.process and self.process.alive() else None
-
-    @requires_running
-    def open_console(self) -> Console:
-        assert self._console is not None
-        return self._console
 
     @requires_running
     def reset(self) -> None:

@@ -18,7 +18,7 @@ import shutil
 import socket
 import subprocess
 
-from mpbench.console import Console, SocketConsole
+from mpbench.console import SocketConsole
 from mpbench.engine import flashcache
 from mpbench.engine.base import Determinism, Engine, EngineState, register_engine, requires_running
 from mpbench.engine.process import ManagedProcess, install_signal_handlers
@@ -185,11 +185,6 @@ class QemuEngine(Engine):
         self.state = EngineState.ERROR
         assert last_error is not None
         raise last_error
-
-    @requires_running
-    def open_console(self) -> Console:
-        assert self._console is not None
-        return self._console
 
     def ready(self, boot_output: str) -> None:
         """Keep a flash image the board formatted on its first boot; drop one it calls corrupted."""

@@ -26,7 +26,6 @@ import tty
 from pathlib import Path
 from typing import IO, Any
 
-from mpbench.console import Console
 from mpbench.console.pty import PtyConsole
 from mpbench.engine.base import Determinism, Engine, EngineState, register_engine, requires_running
 from mpbench.engine.process import ManagedProcess, install_signal_handlers
@@ -178,9 +177,7 @@ class RenodeEngine(Engine):
         if self._console is None:
             self._console = PtyConsole(fd, str(pty_path))
         else:  # a restart keeps one console object, and so one transcript
-            with contextlib.suppress(OSError):
-                os.close(self._console.fd)
-            self._console.fd = fd
+            self._console.reattach(fd)
         self.monitor("start")
 
     def _errors(self) -> list[str]:
@@ -203,11 +200,6 @@ class RenodeEngine(Engine):
             self._console.transcript.event(f"renode: {command}")
         stdin.write(command.encode() + b"\n")
         stdin.flush()
-
-    @requires_running
-    def open_console(self) -> Console:
-        assert self._console is not None
-        return self._console
 
     @requires_running
     def reset(self) -> None:
