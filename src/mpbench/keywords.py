@@ -18,36 +18,24 @@ When a test fails, its teardown writes a repro bundle of it to
 from __future__ import annotations
 
 import html
-import re
 from pathlib import Path
 
-from robot.api import Error, Failure, SkipExecution, logger
+from robot.api import SkipExecution, logger
 from robot.api.deco import keyword, library
 from robot.libraries.BuiltIn import BuiltIn
 
 from mpbench import __version__
 from mpbench.board import Board, unavailable_reason
-from mpbench.errors import DeviceTraceback, EngineUnavailable, MpbenchError
+from mpbench.errors import EngineUnavailable, MpbenchError
+from mpbench.keywords_code import BoardError, CodeKeywords
 from mpbench.matrix import BoardMatrix
 from mpbench.platform import Platform
 from mpbench.platform_loader import find_platform
 from mpbench.session.repl import ExecResult, ReplMode, ReplSession
 
 
-class DeviceFailure(Failure):
-    """A check on the board failed; the message carries the board's output."""
-
-    ROBOT_SUPPRESS_NAME = True
-
-
-class BoardError(Error):
-    """The board could not be started or talked to (not a verdict on MicroPython)."""
-
-    ROBOT_SUPPRESS_NAME = True
-
-
 @library(scope="GLOBAL", version=__version__, doc_format="ROBOT", listener=BoardMatrix(), auto_keywords=False)
-class MicroPythonBench:
+class MicroPythonBench(CodeKeywords):
     """Boots MicroPython boards in emulators and checks what their firmware does.
 
     Boards are named as in ``mpbench platforms`` (or given as a platform file
@@ -194,204 +182,6 @@ class MicroPythonBench:
     def _t(self, timeout: float | None) -> float:
         return self.timeout if timeout in (None, "", "None") else float(timeout)  # type: ignore[arg-type]
 
-    # -- executing --------------------------------------------------------------
-    @keyword
-    def run_on_board(self, code: str, timeout: float | None = None) -> ExecResult:
-        """Run ``code`` as a script and return the result without judging it.
-
-        The result has ``stdout``, ``stderr`` and ``traceback`` (type, message
-        and frames) for the keywords that check them.
-        """
-        try:
-            self.last = self._session().exec(_dedent(code), self._t(timeout))
-        except MpbenchError as e:
-            raise BoardError(str(e)) from e
-        logger.info(f"stdout:\n{self.last.stdout}" + (f"\nstderr:\n{self.last.stderr}" if self.last.stderr else ""))
-        return self.last
-
-    @keyword
-    def execute_on_board(self, code: str, timeout: float | None = None) -> str:
-        """Run ``code`` and return what it printed; fail with the traceback if it raised."""
-        result = self.run_on_board(code, timeout)
-        if result.traceback is not None:
-            raise DeviceFailure(f"the board raised {_describe(result.traceback)}\n{result.stderr.rstrip()}")
-        return result.stdout.rstrip("\n")
-
-    @keyword
-    def execute_script_file(
-        self,
-        path: str,
-        timeout: float | None = None,
-        irq: str | None = None,
-        callback: str = "isr",
-        **params: str,
-    ) -> str:
-        """Run a MicroPython script file from the host and return what it printed.
-
-        Named ``params`` (``LEVEL=3``) become assignments put in front of the
-        script's first line, so its line numbers stay as in the file. With
-        ``irq``, the tokens ``{IRQ_START}``, ``{IRQ_FIRE}`` and ``{IRQ_STOP}``
-        are replaced by the board's snippets for that IRQ source (see `IRQ
-        Source Code`) with ``callback`` as the handler; the test is skipped on
-        boards without that source.
-        """
-        return self.execute_on_board(self.script_text(path, irq, callback, **params), timeout)
-
-    @keyword
-    def run_script_file(
-        self, path: str, timeout: float | None = None, irq: str | None = None, callback: str = "isr", **params: str
-    ) -> ExecResult:
-        """Like `Execute Script File` but returns the result without judging it (see `Run On Board`)."""
-        return self.run_on_board(self.script_text(path, irq, callback, **params), timeout)
-
-    @keyword
-    def script_text(self, path: str, irq: str | None = None, callback: str = "isr", **params: str) -> str:
-        """The text of a script file with parameters and IRQ tokens filled in, as `Execute Script File` does."""
-        code = Path(path).read_text()
-        if irq:
-            snippets = self.irq_source_code(irq, callback)
-            for token in ("start", "fire", "stop"):
-                code = code.replace(f"{{IRQ_{token.upper()}}}", snippets[token] or "pass")
-        if params:
-            code = "".join(f"{k} = {v}; " for k, v in params.items()) + code
-        return code
-
-    @keyword
-    def get_board_platform(self) -> Platform:
-        """The current board's platform description (``${p.memory.heap}``, ``${p.name}``, ...)."""
-        return self._board().platform
-
-    @keyword
-    def evaluate_on_board(self, expression: str, timeout: float | None = None) -> str:
-        """Return ``repr()`` of an expression evaluated on the board, as text."""
-        return self.execute_on_board(f"print(repr({expression}))", timeout)
-
-    @keyword
-    def board_should_raise(
-        self, code: str, exc_type: str, message: str | None = None, timeout: float | None = None
-    ) -> DeviceTraceback:
-        """Run ``code`` and fail unless it raised ``exc_type``; ``message`` is a regular expression.
-
-        Returns the traceback for further checks, e.g. `Traceback Should Point To`.
-        """
-        result = self.run_on_board(code, timeout)
-        tb = result.traceback
-        if tb is None:
-            raise DeviceFailure(f"expected {exc_type} but the code finished; it printed:\n{result.stdout}")
-        if tb.exc_type != exc_type:
-            raise DeviceFailure(f"expected {exc_type} but the board raised {_describe(tb)}\n{result.stderr}")
-        if message is not None and not re.search(message, tb.message):
-            raise DeviceFailure(f"{exc_type} message {tb.message!r} does not match {message!r}")
-        return tb
-
-    @keyword
-    def last_output_should_contain(self, expected: str) -> None:
-        """Fail unless the last script's output contains ``expected``."""
-        out = self._last().stdout
-        if expected not in out:
-            raise DeviceFailure(f"the output does not contain {expected!r}; it was:\n{out}")
-
-    @keyword
-    def last_output_should_match(self, pattern: str) -> list[str]:
-        """Fail unless a line of the last output matches the regular expression; return its groups."""
-        out = self._last().stdout
-        m = re.search(pattern, out, re.MULTILINE)
-        if not m:
-            raise DeviceFailure(f"no match for {pattern!r} in the output:\n{out}")
-        return list(m.groups())
-
-    @keyword
-    def traceback_should_point_to(self, line: int, function: str | None = None, file: str | None = None) -> None:
-        """Fail unless the innermost frame of the last traceback is at ``line`` (and ``function``, ``file``)."""
-        tb = self._last().traceback
-        if tb is None or not tb.frames:
-            raise DeviceFailure(f"the last script left no traceback frames:\n{self._last().stderr}")
-        f = tb.frames[-1]
-        ok = f.line == int(line) and (function is None or f.function == function)
-        ok = ok and (file is None or f.file == file)
-        if not ok:
-            want = f"line {line}" + (f" in {function}" if function else "") + (f" of {file}" if file else "")
-            raise DeviceFailure(f"the innermost frame is {f.file} line {f.line} in {f.function}, not {want}")
-
-    def _last(self) -> ExecResult:
-        if self.last is None:
-            raise BoardError("no script has run in this test yet")
-        return self.last
-
-    # -- running code, input and interrupts --------------------------------------
-    @keyword
-    def start_on_board(self, code: str, wait_for: str | None = None, timeout: float | None = None) -> str:
-        """Start ``code`` and return without waiting for it to end; optionally wait for a text it prints.
-
-        If the script ends before printing ``wait_for``, this fails at once
-        with what it printed and raised. Use with `Send Interrupt Character`,
-        `Write To Board` and `Wait For Board Result`.
-        """
-        s = self._session()
-        try:
-            s.exec_start(_dedent(code), self._t(timeout))
-            if not wait_for:
-                return ""
-            seen = s.wait_for_text(wait_for.encode(), self._t(timeout))
-        except MpbenchError as e:
-            raise BoardError(str(e)) from e
-        if seen is None:
-            result = self.wait_for_board_result(timeout)
-            raise DeviceFailure(
-                f"the script ended before printing {wait_for!r}; it printed:\n{result.stdout}{result.stderr}"
-            )
-        return seen.decode("utf-8", "replace")
-
-    @keyword
-    def wait_for_output(self, text: str, timeout: float | None = None) -> str:
-        """Wait until the running script prints ``text``; return everything up to it."""
-        try:
-            return self._session().read_until(text.encode(), self._t(timeout)).decode("utf-8", "replace")
-        except MpbenchError as e:
-            raise DeviceFailure(str(e)) from e
-
-    @keyword
-    def send_interrupt_character(self) -> None:
-        """Send Ctrl-C the way a user of this board would (a 0x03 byte, or SIGINT on the host port)."""
-        self._session().interrupt()
-
-    @keyword
-    def write_to_board(self, data: str) -> None:
-        """Send text to the running script's input; ``\\x03`` style escapes are sent as bytes."""
-        self._session().write(data.encode("latin-1"))
-
-    @keyword
-    def wait_for_board_result(self, timeout: float | None = None) -> ExecResult:
-        """Wait for the script started by `Start On Board` to finish; return its result."""
-        try:
-            self.last = self._session().exec_follow(self._t(timeout))
-        except MpbenchError as e:
-            raise DeviceFailure(str(e)) from e
-        logger.info(f"stdout:\n{self.last.stdout}\nstderr:\n{self.last.stderr}")
-        return self.last
-
-    @keyword
-    def type_at_prompt(self, line: str, timeout: float | None = None) -> str:
-        """Type one line at the friendly ``>>>`` prompt and return what it printed.
-
-        The friendly REPL differs from a script: it prints expression values
-        and unlocks a heap left locked before each prompt.
-        """
-        try:
-            out = self._session().friendly_line(line, self._t(timeout))
-        except MpbenchError as e:
-            raise DeviceFailure(str(e)) from e
-        logger.info(f">>> {line}\n{out}")
-        return out.rstrip("\n")
-
-    @keyword
-    def reset_board(self, hard: bool = False) -> None:
-        """Soft-reset the current board (Ctrl-D, or a restart where the firmware has no soft reset)."""
-        try:
-            self._board().reset(hard=hard)
-        except MpbenchError as e:
-            raise BoardError(str(e)) from e
-
     # -- IRQs ---------------------------------------------------------------------
     @keyword
     def irq_source_code(self, source: str, callback: str) -> dict[str, str]:
@@ -497,17 +287,6 @@ def _position(board: Board) -> tuple[int, int, str]:
     transcript, recorder, session = board.transcript, board.recorder, board.session
     mode = "friendly" if session is not None and session.mode is ReplMode.FRIENDLY else "raw"
     return (transcript.mark() if transcript else 0, recorder.mark() if recorder else 0, mode)
-
-
-def _dedent(code: str) -> str:
-    """Robot cells carry code as one line with ``\\n`` escapes or as indented text: normalise."""
-    import textwrap
-
-    return textwrap.dedent(code).strip("\n") + "\n"
-
-
-def _describe(tb: DeviceTraceback) -> str:
-    return f"{tb.exc_type}: {tb.message}" if tb.message else tb.exc_type or "an error"
 
 
 __all__ = ["MicroPythonBench"]
