@@ -154,15 +154,20 @@ def do_repl(args: argparse.Namespace) -> int:
         )
         sys.stdout.buffer.write(b">>> ")
         sys.stdout.flush()
-        _terminal(session.console)
+        _terminal(session.console, session.window)
         print("\nmpbench: left the REPL", file=sys.stderr)
         return EXIT_OK
     finally:
         board.stop()
 
 
-def _terminal(console: object) -> None:
-    """Copy bytes between this terminal and the board until Ctrl-] (``REPL_EXIT_KEY``)."""
+def _terminal(console: object, window: int | None = None) -> None:
+    """Copy bytes between this terminal and the board until Ctrl-] (``REPL_EXIT_KEY``).
+
+    On boards with a small input buffer (``window``), pasted text goes in
+    pieces, each after the board echoed most of the one before, so a paste
+    into the micro:bit's REPL is not cut.
+    """
     from mpbench.console import Console
 
     assert isinstance(console, Console)
@@ -190,10 +195,30 @@ def _terminal(console: object) -> None:
                 if key == b"\x03":
                     console.interrupt()
                 else:
-                    console.write(key)
+                    _paced_write(console, key, window)
     finally:
         if saved is not None:
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _paced_write(console: object, data: bytes, window: int | None) -> None:
+    """Write ``data``; with a ``window``, no more than that many bytes before the board echoes them."""
+    from mpbench.console import Console
+
+    assert isinstance(console, Console)
+    if window is None or len(data) <= window:
+        console.write(data)
+        return
+    for i in range(0, len(data), window):
+        piece = data[i : i + window]
+        console.write(piece)
+        echoed, end = 0, time.monotonic() + 0.5
+        while echoed < len(piece) * 3 // 4 and time.monotonic() < end:
+            got = console.read(0.02)
+            if got is None:
+                return
+            echoed += len(got)
+            os.write(sys.stdout.fileno(), got)
 
 
 # -- the table ------------------------------------------------------------------
