@@ -160,7 +160,8 @@ class Board:
         except (ConsoleTimeout, ConsoleClosed) as e:
             engine_said = self.engine.log_tail()
             extra = f"\n  {self.engine.name} said:\n    " + engine_said.replace("\n", "\n    ") if engine_said else ""
-            raise BootError(f"{self.name}: {e}{extra}") from e
+            head = str(e) if isinstance(e, ConsoleTimeout) else f"{self.name}: {e}"  # a timeout names the board
+            raise BootError(f"{head}{extra}") from e
 
     @property
     def transcript(self) -> Any:
