@@ -130,6 +130,7 @@ class Board:
             try:
                 self.engine.start()
                 self.session = ReplSession(self.engine.open_console(), self.platform, self.timeout)
+                self.session.clock = self.engine.clock()
                 self._transcript = self.session.console.transcript
                 if self.record:
                     self.recorder = self.session.recorder = Recorder(self._transcript.t0)

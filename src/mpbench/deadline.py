@@ -1,35 +1,68 @@
 """A deadline passed down the call chain, so nested waits share one budget.
 
-Like pyserial's ``Timeout``: monotonic, ``None`` means wait forever, and the
-caller that gives up can say how long it waited in total.
+Like pyserial's ``Timeout``: ``None`` means wait forever, and the caller that
+gives up can say how long it waited in total and on which clock. The clock
+is the host's monotonic clock, or an emulator's virtual clock (Renode), so a
+slow host does not make a board look hung; a virtual deadline still gives up
+after a generous host-time cap, in case the emulation itself stalls.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Seconds on some clock; ``name`` says which in error messages (``host``, ``virtual``)."""
+
+    name: str
+
+    def now(self) -> float: ...
+
+
+class HostClock:
+    name = "host"
+
+    def now(self) -> float:
+        return time.monotonic()
+
+
+HOST = HostClock()
+
+
+def host_cap(timeout: float) -> float:
+    """How long in host time a virtual deadline of ``timeout`` may last at most."""
+    return 5 * timeout + 10
 
 
 class Deadline:
-    """A point in monotonic time after which waiting stops."""
+    """A point on a clock after which waiting stops."""
 
-    def __init__(self, timeout: float | None):
+    def __init__(self, timeout: float | None, clock: Clock | None = None):
         self.timeout = timeout
-        self.start = time.monotonic()
+        self.clock = clock or HOST
+        self.start = self.clock.now()
         self._end = None if timeout is None else self.start + timeout
+        self._host_end = None
+        if timeout is not None and self.clock is not HOST:
+            self._host_end = time.monotonic() + host_cap(timeout)
 
     def remaining(self) -> float | None:
-        """Seconds left (never negative), or None for no limit."""
+        """Seconds left on the deadline's clock (never negative), or None for no limit."""
         if self._end is None:
             return None
-        return max(0.0, self._end - time.monotonic())
+        if self._host_end is not None and time.monotonic() >= self._host_end:
+            return 0.0
+        return max(0.0, self._end - self.clock.now())
 
     def expired(self) -> bool:
-        return self._end is not None and time.monotonic() >= self._end
+        return self._end is not None and self.remaining() == 0.0
 
     def elapsed(self) -> float:
-        return time.monotonic() - self.start
+        return self.clock.now() - self.start
 
     def slice(self, at_most: float) -> float:
-        """A wait of at most ``at_most`` seconds that does not overrun the deadline."""
+        """A host wait of at most ``at_most`` seconds that does not overrun the deadline."""
         left = self.remaining()
         return at_most if left is None else min(at_most, left)

@@ -59,6 +59,23 @@ def test_a_pin_edge_from_renode_reaches_the_callback(pyboard: Board) -> None:
     assert s.exec_follow(timeout=20).check().strip() == "[0]"
 
 
+def test_waits_count_renode_virtual_time(pyboard: Board) -> None:
+    from mpbench.errors import ConsoleTimeout
+
+    engine = pyboard.engine
+    assert engine is not None
+    before = engine.virtual_time()  # type: ignore[attr-defined]
+    pyboard.exec("import time\ntime.sleep_ms(200)").check()
+    after = engine.virtual_time()  # type: ignore[attr-defined]
+    assert before is not None and after is not None and after - before >= 0.2
+    s = pyboard.session
+    assert s is not None
+    s.exec_start("import time\ntime.sleep_ms(3000)\n")
+    with pytest.raises(ConsoleTimeout, match=r"virtual time"):
+        s.read_until(b"text the board never prints", timeout=0.5)
+    s.exec_follow(timeout=10)
+
+
 def test_ctrl_c_over_the_uart_interrupts_a_loop(pyboard: Board) -> None:
     s = pyboard.session
     assert s is not None

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from mpbench.console import Console
+from mpbench.deadline import Clock
 from mpbench.errors import EngineError
 from mpbench.platform import Platform
 
@@ -130,6 +131,10 @@ class Engine(ABC):
     @abstractmethod
     def log_tail(self, lines: int = 15) -> str:
         """The engine's own last output (stderr/log), for error messages."""
+
+    def clock(self) -> Clock | None:
+        """The emulator's virtual clock for waits, or None to count host time."""
+        return None
 
     def ready(self, boot_output: str) -> None:  # noqa: B027 - an optional hook; most engines keep nothing
         """Called once the board first reached its prompt (engines that keep state after a boot use it)."""

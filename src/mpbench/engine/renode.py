@@ -34,6 +34,7 @@ from mpbench.platform import Platform
 
 #: Seconds Renode may take from process start to having created the UART's pty.
 START_TIMEOUT = 90.0
+_VIRTUAL = re.compile(rb"Elapsed Virtual Time: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _ERROR = re.compile(r"\[ERROR\]|There was an error executing command|Could not find|No such command")
 
 
@@ -190,13 +191,13 @@ class RenodeEngine(Engine):
             return []
         return [line for line in text.splitlines() if _ERROR.search(line)]
 
-    def monitor(self, command: str) -> None:
+    def monitor(self, command: str, record: bool = True) -> None:
         """Send one command to Renode's monitor (answers and errors go to its log)."""
         if self.process is None or not self.process.alive():
             raise EngineError("Renode is not running", engine="renode", stderr_tail=self.log_tail())
         stdin: IO[bytes] | None = self.process.proc.stdin
         assert stdin is not None
-        if self._console is not None:
+        if record and self._console is not None:
             self._console.transcript.event(f"renode: {command}")
         stdin.write(command.encode() + b"\n")
         stdin.flush()
@@ -208,6 +209,27 @@ class RenodeEngine(Engine):
             self._console.transcript.event("reset (restarting Renode)")
         self._quit()
         self._spawn()
+
+    def virtual_time(self, wait: float = 2.0) -> float | None:
+        """Seconds of virtual time the board has run, asked of Renode's monitor; None if it did not answer."""
+        log = self.workdir / "renode.log"
+        try:
+            start = log.stat().st_size
+            self.monitor("emulation GetTimeSourceInfo", record=False)
+        except (OSError, EngineError):
+            return None
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            with open(log, "rb") as f:
+                f.seek(start)
+                m = _VIRTUAL.search(f.read())
+            if m:
+                return int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
+            time.sleep(0.002)
+        return None
+
+    def clock(self) -> VirtualClock:
+        return VirtualClock(self)
 
     @requires_running
     def stimulate(self, commands: tuple[str, ...] | list[str]) -> None:
@@ -253,6 +275,33 @@ class RenodeEngine(Engine):
         """``Renode v1.15.1.xxxxx`` (asked once per binary: Mono takes seconds to start)."""
         binary, _ = find_renode(self.platform)
         return renode_version(binary) if binary else ""
+
+
+class VirtualClock:
+    """Renode's virtual time, for waits that a slow host must not cut short.
+
+    Asking costs a monitor round trip, so it is asked at most every
+    ``every`` host seconds; between answers the last one stands, which can
+    only make a wait longer, never shorter (the host-time cap in ``Deadline``
+    bounds it if the emulation stalls).
+    """
+
+    name = "virtual"
+
+    def __init__(self, engine: RenodeEngine, every: float = 0.25):
+        self.engine = engine
+        self.every = every
+        self._virtual = 0.0
+        self._asked: float | None = None
+
+    def now(self) -> float:
+        t = time.monotonic()
+        if self._asked is None or t - self._asked >= self.every:
+            self._asked = t
+            answer = self.engine.virtual_time() if self.engine.alive() else None
+            if answer is not None:
+                self._virtual = answer
+        return self._virtual
 
 
 @functools.cache

@@ -52,7 +52,9 @@ class ConsoleReader:
                 return out
             if deadline.expired():
                 shown = pattern if isinstance(pattern, bytes) else pattern.pattern
-                raise ConsoleTimeout(repr(shown), deadline.timeout or 0.0, self.tail(), what=what)
+                raise ConsoleTimeout(
+                    repr(shown), deadline.timeout or 0.0, self.tail(), clock=deadline.clock.name, what=what
+                )
             self.fill(deadline.slice(0.2))
 
     def read_quiet(self, quiet: float, deadline: Deadline) -> bytes:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 from mpbench.console import Console
-from mpbench.deadline import Deadline
+from mpbench.deadline import Clock, Deadline
 from mpbench.errors import DeviceError, DeviceTraceback, Frame, ReplProtocolError, SessionError
 from mpbench.platform import Platform
 from mpbench.session import delivery
@@ -79,10 +79,12 @@ class ReplSession:
         self.banner = ""
         #: Set by ``Board(record=True)``: the calls below are then kept as steps for repro bundles.
         self.recorder: Recorder | None = None
+        #: The clock waits count on: the engine's virtual clock where it has one (Board sets it).
+        self.clock: Clock | None = None
 
     # -- waiting -------------------------------------------------------------
     def _deadline(self, timeout: float | None) -> Deadline:
-        return Deadline(self.timeout if timeout is None else timeout)
+        return Deadline(self.timeout if timeout is None else timeout, self.clock)
 
     @recorded("read_until", "pattern", "timeout")
     def read_until(self, pattern: bytes | re.Pattern[bytes], timeout: float | None = None, what: str = "") -> bytes:
