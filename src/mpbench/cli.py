@@ -92,7 +92,7 @@ def do_firmware(args: argparse.Namespace) -> int:
         try:
             fw = resolve(entry, fetch=args.action == "fetch")
             verify(fw)
-            print(f"{i}: ok  {fw.path}  sha256 {fw.sha256}")
+            print(f"{i}: ok  {fw.path}  " + (f"sha256 {fw.sha256}" if fw.sha256 else "(an installed command: no hash)"))
         except MpbenchError as e:
             failed += 1
             print(f"mpbench: {i}: {e}", file=sys.stderr)
