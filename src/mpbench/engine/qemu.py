@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import shutil
 import socket
 import subprocess
 
@@ -24,6 +22,7 @@ from mpbench.engine.base import Determinism, Engine, EngineState, register_engin
 from mpbench.engine.process import ManagedProcess, install_signal_handlers
 from mpbench.engine.qmp import Qmp
 from mpbench.errors import EngineError, EngineUnavailable
+from mpbench.executables import find_executable
 from mpbench.platform import Platform
 
 log = logging.getLogger(__name__)
@@ -32,14 +31,10 @@ log = logging.getLogger(__name__)
 _NATIVE_LOADER_FORMATS = {"ihex", "elf"}
 
 
-def find_binary(platform: Platform) -> str | None:
-    """The QEMU binary for ``platform``: its env override, then PATH."""
+def find_binary(platform: Platform) -> tuple[str | None, str]:
+    """The QEMU binary for ``platform`` (its env override, then PATH), or None and why not."""
     cfg = platform.engine_config
-    env = cfg.get("binary_env")
-    if env and os.environ.get(env):
-        path = os.environ[env]
-        return path if os.access(path, os.X_OK) else None
-    return shutil.which(cfg["binary"])
+    return find_executable(cfg["binary"], [cfg.get("binary_env", "")])
 
 
 def free_port() -> int:
@@ -55,16 +50,13 @@ class QemuEngine(Engine):
     @classmethod
     def unavailable_reason(cls, platform: Platform) -> str | None:
         cfg = platform.engine_config
-        if find_binary(platform):
+        binary, why = find_binary(platform)
+        if binary:
             return None
-        env = cfg.get("binary_env")
-        if env and os.environ.get(env):
-            return f"{env}={os.environ[env]} is not an executable file"
         hint = cfg.get("install_hint") or (
             f"install it with `apt-get install {cfg['apt_package']}`" if cfg.get("apt_package") else ""
         )
-        where = f" (or set {env})" if env else ""
-        return f"{cfg['binary']} not found on PATH{where}" + (f"; {hint}" if hint else "")
+        return why + (f"; {hint}" if hint else "")
 
     def __init__(self, platform: Platform, firmware: object):
         super().__init__(platform, firmware)
@@ -114,7 +106,7 @@ class QemuEngine(Engine):
 
     def build_argv(self) -> list[str]:
         cfg = self.platform.engine_config
-        binary = find_binary(self.platform)
+        binary, _ = find_binary(self.platform)
         if not binary:
             raise EngineUnavailable(self.unavailable_reason(self.platform) or "QEMU not found", engine="qemu")
         qmp_path = self.workdir / "qmp.sock"
@@ -227,7 +219,7 @@ class QemuEngine(Engine):
         return bool(self.process and self.process.alive())
 
     def version(self) -> str:
-        binary = find_binary(self.platform)
+        binary, _ = find_binary(self.platform)
         if not binary:
             return ""
         try:

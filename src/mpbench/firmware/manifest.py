@@ -35,7 +35,7 @@ _SOURCE_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "pypi": (("package", "version", "member"), ()),
     "npm": (("package", "version", "path"), ("member",)),
     "local": (("env",), ()),
-    "command": (("command",), ("package",)),
+    "command": (("command",), ("package", "env")),
 }
 
 
@@ -45,7 +45,8 @@ class FirmwareSource:
 
     ``path`` is the installed file (debian) or the file inside the npm package;
     ``member`` is the file inside the wheel (pypi) or inside the zip ``path``
-    names (npm); ``env`` names the variable pointing at a user's file (local).
+    names (npm); ``env`` names the variable pointing at a user's file (local) or
+    at another build of the command (command).
     """
 
     kind: SourceKind
@@ -67,7 +68,11 @@ class FirmwareSource:
             return f"npm {self.package}@{self.version}, {self.path}{inner}"
         if self.kind == "local":
             return f"a local file named by ${self.env} or --firmware"
-        return f"the installed command {self.command!r}" + (f" (PyPI {self.package})" if self.package else "")
+        return (
+            f"the installed command {self.command!r}"
+            + (f" (PyPI {self.package})" if self.package else "")
+            + (f", or the one ${self.env} names" if self.env else "")
+        )
 
 
 @dataclass(frozen=True)
