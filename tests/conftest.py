@@ -13,7 +13,6 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -25,8 +24,6 @@ from mpbench.platform_loader import find_platform
 MARKER_VAR = "MPBENCH_TEST_SESSION"
 MARKER = f"{MARKER_VAR}={os.environ.get(MARKER_VAR) or uuid.uuid4().hex}"
 os.environ[MARKER_VAR] = MARKER.split("=", 1)[1]
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _read(path: str) -> bytes:

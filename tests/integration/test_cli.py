@@ -14,28 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, emulator_pids, proc_info, wait_gone
+from conftest import emulator_pids, proc_info, wait_gone
 from mpbench.board import unavailable_reason
 from mpbench.platform_loader import find_platform
+from support import ROOT, mpbench, needs
 
 MICROBIT_YAML = ROOT / "platforms" / "microbit.yaml"
-
-
-def mpbench(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mpbench.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        cwd=ROOT,
-    )
-
-
-def needs(name: str) -> None:
-    reason = unavailable_reason(find_platform(name))
-    if reason:
-        pytest.skip(f"{name} is not available here: {reason}")
 
 
 def line_of(path: Path, text: str) -> int:

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from boardscripts import checksum_script, line_of, recovering
 
 from mpbench.board import Board
+from support import checksum_script, line_of, recovering
 
 pytestmark = pytest.mark.emulator
 

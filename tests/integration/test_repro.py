@@ -21,10 +21,8 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT
-from mpbench.board import unavailable_reason
-from mpbench.platform_loader import find_platform
 from mpbench.repro.bundle import fingerprint, read_bundle
+from support import ROOT, mpbench, needs
 
 pytestmark = pytest.mark.emulator
 
@@ -46,23 +44,6 @@ Fails On Purpose
     Execute On Board    raise ValueError('on purpose')
 """
 BUNDLE_NAME = "Failing.Fails_On_Purpose_{board}.fail.mpbundle"
-
-
-def needs(name: str) -> None:
-    reason = unavailable_reason(find_platform(name))
-    if reason:
-        pytest.skip(f"{name} is not available here: {reason}")
-
-
-def mpbench(*args: str, cwd: Path = ROOT, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mpbench.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        cwd=cwd,
-    )
 
 
 def robot(suite_dir: Path, out: Path, board: str, *variables: str) -> subprocess.CompletedProcess[str]:

@@ -12,9 +12,9 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from boardscripts import checksum_script, line_of, recovering
 
 from mpbench.board import Board
+from support import checksum_script, line_of, recovering
 
 pytestmark = pytest.mark.emulator
 

@@ -28,6 +28,7 @@ from mpbench.platform_loader import find_platform
 from mpbench.session import delivery
 from mpbench.session.reader import ConsoleReader
 from mpbench.session.repl import ReplMode, ReplSession, _split_statements
+from support import checksum_script
 
 MICROBIT = find_platform("microbit")
 UNIX = find_platform("unix")
@@ -556,18 +557,6 @@ class FakeMicrobit(LossyRing):
             lines.append(f"{type(e).__name__}: {e}")
             err = ("\r\n".join(lines) + "\r\n").encode()
         return buf.getvalue().replace("\n", "\r\n").encode(), err
-
-
-def checksum_script(n: int) -> tuple[str, int]:
-    """A script whose every line changes the result: lose or change one byte and the sum is wrong."""
-    lines = ["s = 0"]
-    s = 0
-    for i in range(n):
-        v = (i * 7919 + 13) % 10007
-        lines.append(f"s = (s * 31 + {v}) % 65521")
-        s = (s * 31 + v) % 65521
-    lines.append("print(s)")
-    return "\n".join(lines) + "\n", s
 
 
 def test_session_exec_of_a_2kb_script_through_the_lossy_ring_is_exact() -> None:

@@ -1,0 +1,63 @@
+"""Helpers shared by several test modules: the CLI as a subprocess, board skips, delivery-proving scripts.
+
+It sits beside conftest.py, whose folder pytest puts on sys.path, so unit and
+integration tests import it the same way.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mpbench.board import Board, unavailable_reason
+from mpbench.platform_loader import find_platform
+from mpbench.session.repl import ReplMode
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def mpbench(*args: str, cwd: Path = ROOT, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI (``python -m mpbench.cli``) with no standard input."""
+    return subprocess.run(
+        [sys.executable, "-m", "mpbench.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        cwd=cwd,
+    )
+
+
+def needs(name: str) -> None:
+    """Skip the test, with the platform's reason, unless board ``name`` can run here."""
+    reason = unavailable_reason(find_platform(name))
+    if reason:
+        pytest.skip(f"{name} is not available here: {reason}")
+
+
+def line_of(code: str, text: str) -> int:
+    """The 1-based line of ``code`` that is exactly ``text`` (the number a traceback must show)."""
+    return code.splitlines().index(text) + 1
+
+
+def checksum_script(n: int) -> tuple[str, int]:
+    """A script of ``n`` order-sensitive steps: any lost or changed byte changes the result or breaks it."""
+    lines, s = ["s = 0"], 0
+    for i in range(n):
+        v = (i * 7919 + 13) % 10007
+        lines.append(f"s = (s * 31 + {v}) % 65521")
+        s = (s * 31 + v) % 65521
+    lines.append("print(s)")
+    return "\n".join(lines) + "\n", s
+
+
+def recovering(board: Board) -> Iterator[Board]:
+    """Yield ``board``, then bring it back to the raw prompt if a test left it elsewhere."""
+    yield board
+    s = board.session
+    if s is not None and s.mode is not ReplMode.RAW:
+        s.recover()
