@@ -53,6 +53,7 @@ class MicroPythonBench(CodeKeywords):
         self.ROBOT_LIBRARY_LISTENER.library = self  # type: ignore[attr-defined]
         self.boards: dict[str, Board] = {}
         self.broken: dict[str, str] = {}
+        self._known: dict[str, tuple[Platform, str | None]] = {}
         self.current: Board | None = None
         self.timeout = 10.0
         self.last: ExecResult | None = None
@@ -62,11 +63,19 @@ class MicroPythonBench(CodeKeywords):
         self._bundle_names: set[str] = set()
 
     # -- boards -----------------------------------------------------------------
-    def _platform(self, name: str) -> Platform:
-        try:
-            return find_platform(name)
-        except MpbenchError as e:
-            raise BoardError(str(e)) from e
+    def _platform(self, name: str) -> tuple[Platform, str | None]:
+        """The board's description, and why it cannot run here (None if it can).
+
+        Worked out once per run: every test asks, and the answer means reading
+        the platform file and hashing the firmware, which do not change mid-run.
+        """
+        if name not in self._known:
+            try:
+                platform = find_platform(name)
+            except MpbenchError as e:
+                raise BoardError(str(e)) from e
+            self._known[name] = (platform, unavailable_reason(platform))
+        return self._known[name]
 
     @keyword
     def use_board(self, name: str, *needs: str) -> None:
@@ -78,8 +87,7 @@ class MicroPythonBench(CodeKeywords):
         """
         self.current = None  # a teardown after a failed setup must not describe the previous test's board
         self._bundle_from = None
-        platform = self._platform(name)
-        reason = unavailable_reason(platform)
+        platform, reason = self._platform(name)
         if reason:
             raise SkipExecution(f"{platform.name} is not available here: {reason}")
         if name in self.broken:
