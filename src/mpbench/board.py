@@ -184,9 +184,7 @@ class Board:
         assert self.engine is not None
         if hard or self.platform.repl.soft_reset == "restart":
             self.engine.reset()
-            s.mode = s.mode.UNKNOWN
-            s.reader.take()
-            s.use_raw_paste = self.platform.repl.raw_paste
+            s.board_restarted()
             self._wait_for_prompt()
         else:
             s.soft_reset()

@@ -39,7 +39,6 @@ class HostEngine(Engine):
         super().__init__(platform, firmware)
         self.process: ManagedProcess | None = None
         self._console: PtyConsole | None = None
-        self._master: int | None = None
 
     @property
     def console_url(self) -> str:

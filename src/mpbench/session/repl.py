@@ -309,10 +309,20 @@ class ReplSession:
         self.enter_friendly(timeout)
         self.console.write(CTRL_D)
         self.reader.read_until(SOFT_REBOOT, deadline, what="no 'soft reboot' after Ctrl-D")
-        self.mode = ReplMode.UNKNOWN
-        self.use_raw_paste = self.platform.repl.raw_paste
+        self.board_restarted(discard_output=False)
         # A soft reset does not go through the boot ROM's resets: a short silence will do.
         return self.wait_for_prompt(deadline.remaining(), settle=min(self.platform.repl.prompt_settle, 0.05))
+
+    def board_restarted(self, discard_output: bool = True) -> None:
+        """Forget what this session knew of the REPL: the board under it restarted.
+
+        The mode is unknown until the next prompt, and a firmware that refused
+        raw-paste before may be another build now (``--firmware``), so ask again.
+        """
+        self.mode = ReplMode.UNKNOWN
+        self.use_raw_paste = self.platform.repl.raw_paste
+        if discard_output:
+            self.reader.take()
 
     @recorded("recover", "timeout")
     def recover(self, timeout: float | None = None) -> None:
