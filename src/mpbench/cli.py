@@ -17,6 +17,7 @@ import time
 import tty
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mpbench.board import Board, unavailable_reason
 from mpbench.errors import MpbenchError
@@ -250,17 +251,35 @@ def _repl_args(p: argparse.ArgumentParser) -> None:
     _board_options(p)
 
 
+def _lazy(module: str, name: str) -> Callable:
+    """A handler or argument setup that lives in another face, imported only when used."""
+
+    def call(arg: Any) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(arg)
+
+    return call
+
+
+#: Every subcommand: handler, argument setup, help. The report and repro faces are listed
+#: here and imported on use, so they never import this module to register themselves.
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], Callable[[argparse.ArgumentParser], None], str]] = {
     "platforms": (do_platforms, _platforms_args, "list, show and validate board descriptions"),
     "firmware": (do_firmware, _firmware_args, "list, fetch and verify firmware images"),
     "run": (do_run, _run_args, "boot a board, run a script, print its output (exit 1 if it raised)"),
     "repl": (do_repl, _repl_args, "open an interactive REPL on a board (leave with Ctrl-])"),
+    "report": (
+        _lazy("mpbench.report", "do_report"),
+        _lazy("mpbench.report", "report_args"),
+        "rebuild the conformance table from Robot's output.xml",
+    ),
+    "repro": (
+        _lazy("mpbench.repro.cli", "do_repro"),
+        _lazy("mpbench.repro.cli", "repro_args"),
+        "create, replay and show bug-report bundles",
+    ),
 }
-
-
-def register(name: str, handler: Callable[[argparse.Namespace], int], setup: Callable, help_text: str) -> None:
-    """Add a subcommand (used by the report and repro faces)."""
-    COMMANDS[name] = (handler, setup, help_text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -274,7 +293,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _load_faces()
     args = build_parser().parse_args(argv)
     if args.verbose:
         import logging
@@ -295,21 +313,5 @@ def main(argv: list[str] | None = None) -> int:
         stop_all()
 
 
-def _load_faces() -> None:
-    """Import the optional faces that add subcommands, if present."""
-    import importlib
-
-    for mod in ("mpbench.report", "mpbench.repro"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
-
-
 if __name__ == "__main__":
-    # Under ``python -m mpbench.cli`` this module is ``__main__``; faces register their
-    # subcommands in ``mpbench.cli``, a second copy, so run that copy's ``main``.
-    from mpbench.cli import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

@@ -149,15 +149,6 @@ def do_report(args: argparse.Namespace) -> int:
     return 1 if any(o.status == "FAIL" for o in outcomes) else 0
 
 
-def _report_args(p: argparse.ArgumentParser) -> None:
+def report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("results", help="Robot's output.xml, or the folder holding it")
     p.add_argument("--out", help="folder for conformance.md/.json/.html (default: beside output.xml)")
-
-
-def _register() -> None:
-    from mpbench.cli import register
-
-    register("report", do_report, _report_args, "rebuild the conformance table from Robot's output.xml")
-
-
-_register()
