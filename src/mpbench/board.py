@@ -73,10 +73,8 @@ def unavailable_reason(platform: Platform, override: Path | None = None) -> str 
 class BootError(SessionError):
     """The board did not reach its prompt; says how long, what it printed and what the engine said.
 
-    A setup failure, not a verdict on the code to run: the CLI exits 2.
+    A board error, not a verdict on the code to run: the CLI exits 3.
     """
-
-    exit_status = 2
 
 
 class Board:

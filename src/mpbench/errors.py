@@ -30,10 +30,26 @@ def printable_tail(data: bytes, max_lines: int = 12) -> str:
     return "\n".join(out)
 
 
-class MpbenchError(Exception):
-    """Base of all errors mpbench raises deliberately; the CLI exits 2 on these."""
+#: Exit statuses of the CLI (documented in the README).
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_BOARD, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
-    exit_status = 2
+
+class MpbenchError(Exception):
+    """Base of all errors mpbench raises deliberately.
+
+    ``exit_status`` sorts them into the CLI's classes: 2 bad input (a file,
+    board name, firmware or bundle that is not what was expected), 3 the
+    board or its emulator failed (a harness error, never a verdict on
+    MicroPython), 1 a verdict (the code on the board raised, or did not
+    finish). ``board_error`` is the same split for the Robot library.
+    """
+
+    exit_status = EXIT_INPUT
+
+    @property
+    def board_error(self) -> bool:
+        """True when the bench or the emulator failed, not the MicroPython code under test."""
+        return self.exit_status == EXIT_BOARD
 
 
 class PlatformError(MpbenchError):
@@ -76,7 +92,9 @@ class FirmwareHashMismatch(FirmwareError):
 
 
 class EngineError(MpbenchError):
-    """An emulator (or the host port) is missing, failed to start or died."""
+    """An emulator (or the host port) failed to start, or died."""
+
+    exit_status = EXIT_BOARD
 
     def __init__(
         self,
@@ -100,6 +118,8 @@ class EngineError(MpbenchError):
 class EngineUnavailable(EngineError):
     """The engine a platform needs is not installed here; callers skip, not fail."""
 
+    exit_status = EXIT_INPUT
+
 
 class BundleError(MpbenchError):
     """A repro bundle cannot be used: damaged, foreign, too new, or not replayable here.
@@ -114,9 +134,9 @@ class BundleError(MpbenchError):
 
 
 class SessionError(MpbenchError):
-    """The REPL conversation went wrong."""
+    """The REPL conversation went wrong: a lost console, a protocol that did not answer."""
 
-    exit_status = 1
+    exit_status = EXIT_BOARD
 
 
 class ConsoleClosed(SessionError):
@@ -143,6 +163,12 @@ class ConsoleTimeout(SessionError):
         super().__init__(
             f"{head} after waiting {timeout:.1f} s ({clock} time)\n  last output:\n    " + shown.replace("\n", "\n    ")
         )
+
+
+class BlockTimeout(ConsoleTimeout):
+    """The code under test was accepted and running, and did not finish in time: a verdict."""
+
+    exit_status = EXIT_FAILED
 
 
 class ReplProtocolError(SessionError):
@@ -177,6 +203,8 @@ class DeviceTraceback:
 
 class DeviceError(SessionError):
     """Code on the board raised an exception; the traceback travels with it."""
+
+    exit_status = EXIT_FAILED
 
     def __init__(self, traceback: DeviceTraceback, stdout: str = ""):
         self.traceback, self.stdout = traceback, stdout

@@ -132,6 +132,16 @@ class Engine(ABC):
     def log_tail(self, lines: int = 15) -> str:
         """The engine's own last output (stderr/log), for error messages."""
 
+    def pause(self) -> None:  # noqa: B027 - engines whose idle board costs CPU override it
+        """Stop the board's time while nobody talks to it (an idle Renode board burns a core).
+
+        Safe to call on a paused or stopped engine; ``resume`` undoes it.
+        Console input sent meanwhile waits in the console's buffer.
+        """
+
+    def resume(self) -> None:  # noqa: B027 - see pause
+        """Let a paused board run again; safe to call on a running one."""
+
     def clock(self) -> Clock | None:
         """The emulator's virtual clock for waits, or None to count host time."""
         return None
