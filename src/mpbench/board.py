@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from mpbench.deadline import Deadline
 from mpbench.engine import Engine, engine_class
 from mpbench.errors import (
     ConsoleClosed,
@@ -19,15 +20,21 @@ from mpbench.errors import (
     EngineError,
     EngineUnavailable,
     FirmwareError,
+    MpbenchError,
     SessionError,
 )
 from mpbench.platform import Platform
 from mpbench.session.recorder import Recorder, recorded
-from mpbench.session.repl import ExecResult, ReplSession
+from mpbench.session.repl import CTRL_B, PROMPT, ExecResult, ReplMode, ReplSession
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0
+#: Host or virtual seconds a quick rung of the recovery ladder (Ctrl-C, Ctrl-B) may take:
+#: a board that answers does so in milliseconds; one that does not gets the next rung.
+RUNG_TIMEOUT = 3.0
+#: What the ladder runs on the board to see that it answers again.
+PROBE_CODE, PROBE_ANSWER = "print('mpbench', 6 * 7)", "mpbench 42"
 
 
 def resolve_firmware(platform: Platform, override: Path | None = None, fetch: bool = False) -> Any:
@@ -75,6 +82,10 @@ class BootError(SessionError):
 
     A board error, not a verdict on the code to run: the CLI exits 3.
     """
+
+
+class BoardBroken(SessionError):
+    """Every rung of the recovery ladder failed: the board is lost for the rest of the run."""
 
 
 class Board:
@@ -177,7 +188,12 @@ class Board:
 
     @recorded("reset", "hard")
     def reset(self, hard: bool = False) -> None:
-        """Soft reset (Ctrl-D) where the firmware has one, else restart; ``hard`` resets the machine."""
+        """Soft reset (Ctrl-D) where the firmware has one, else restart; ``hard`` resets the machine.
+
+        The prompt after a soft reset gets the boot timeout, not the console
+        timeout: boot.py runs again, and a busy host can make that slow
+        (an ESP32 needed over 10 s after ``soft reboot``, measured).
+        """
         s = self._s()
         assert self.engine is not None
         if hard or self.platform.repl.soft_reset == "restart":
@@ -185,8 +201,114 @@ class Board:
             s.board_restarted()
             self._wait_for_prompt()
         else:
-            s.soft_reset()
+            s.soft_reset(max(self.timeout, self.boot_timeout))
         s.enter_raw()
+
+    # -- the recovery ladder ------------------------------------------------------------
+    def recover(self, why: str = "") -> str:
+        """Bring a board that stopped answering back to its raw prompt; return the rung that did it.
+
+        Rungs, cheapest first: interrupt (Ctrl-C), leave raw mode (Ctrl-B),
+        soft reset (Ctrl-D), hard reset of the machine, a new emulator
+        process. After each one a probe must print its answer, so a board
+        counts as back only when it runs code. Every rung is written to the
+        transcript and the log. Raises ``BoardBroken`` when no rung worked.
+        """
+        self._note(f"recovery ladder started: {why}" if why else "recovery ladder started")
+        failures = []
+        for rung, action in (
+            ("interrupt", self._rung_interrupt),
+            ("leave raw mode", self._rung_leave_raw),
+            ("soft reset", self._rung_soft_reset),
+            ("hard reset", self._rung_hard_reset),
+            ("restart the emulator", self._rung_restart),
+        ):
+            if rung == "soft reset" and self.platform.repl.soft_reset != "ctrl-d":
+                continue
+            self._note(f"recovery: {rung}")
+            try:
+                action()
+                self._probe()
+            except MpbenchError as e:
+                first = (str(e).splitlines() or [type(e).__name__])[0]
+                failures.append(f"{rung}: {first}")
+                self._note(f"recovery: {rung} failed: {first}")
+                continue
+            self._note(f"recovery: {rung} worked; the board answers")
+            return rung
+        self.stop()
+        raise BoardBroken(
+            f"{self.name} did not come back: every rung of the recovery ladder failed"
+            + (f" (it was needed because {why})" if why else "")
+            + "".join(f"\n  {f}" for f in failures)
+        )
+
+    def _note(self, text: str) -> None:
+        log.warning("%s: %s", self.name, text)
+        if self._transcript is not None:
+            self._transcript.event(text)
+
+    def _rung_deadline(self) -> Deadline:
+        return Deadline(RUNG_TIMEOUT, self.session.clock if self.session else None)
+
+    def _rung_interrupt(self) -> None:
+        s = self._s()
+        s.interrupt()
+        s.reader.read_quiet(0.1, self._rung_deadline())
+        s.board_restarted(discard_output=False)  # where it is now is unknown
+        s.goto(ReplMode.RAW, self._rung_deadline())
+
+    def _rung_leave_raw(self) -> None:
+        s = self._s()
+        s.board_restarted(discard_output=True)
+        deadline = self._rung_deadline()
+        s.console.write(CTRL_B)
+        s.reader.read_until(PROMPT, deadline, what="no friendly prompt after Ctrl-B")
+        s.reader.read_quiet(0.05, deadline)
+        s.board_restarted(discard_output=True)
+        s.goto(ReplMode.RAW, self._rung_deadline())
+
+    def _rung_soft_reset(self) -> None:
+        s = self._s()
+        s.board_restarted(discard_output=True)
+        s.goto(ReplMode.FRIENDLY, self._rung_deadline())  # Ctrl-D does a soft reset only at the prompt
+        s.soft_reset(max(self.timeout, self.boot_timeout))
+        s.goto(ReplMode.RAW, self._rung_deadline())
+
+    def _rung_hard_reset(self) -> None:
+        s = self._s()
+        assert self.engine is not None
+        self.engine.reset()
+        s.board_restarted()
+        self._wait_for_prompt()
+        s.goto(ReplMode.RAW, self._rung_deadline())
+
+    def _rung_restart(self) -> None:
+        """A new emulator process from scratch; the transcript and recorder carry on."""
+        transcript, recorder = self._transcript, self.recorder
+        if self.engine is not None:
+            self.engine.stop()
+        self.engine = None
+        self.session = None
+        self.start()
+        if transcript is not None and self._transcript is not transcript:
+            transcript.extend(self._transcript)
+            self._transcript = transcript
+            assert self.session is not None
+            self.session.console.transcript = transcript
+        if recorder is not None:
+            self.recorder = recorder
+            assert self.session is not None
+            self.session.recorder = recorder
+
+    def _probe(self) -> None:
+        """Run a line of code; raise unless the board printed the answer."""
+        s = self._s()
+        deadline = Deadline(max(self.timeout, RUNG_TIMEOUT), s.clock)
+        s._exec_start(PROBE_CODE, deadline, 0)
+        result = s._exec_follow(deadline)
+        if result.stdout.strip() != PROBE_ANSWER:
+            raise SessionError(f"the probe printed {result.stdout!r}{result.stderr!r}, not {PROBE_ANSWER!r}")
 
     @recorded("stimulate", "source")
     def stimulate(self, source: str) -> None:
@@ -203,6 +325,26 @@ class Board:
         if stimulate is None:
             raise EngineError(f"{self.name}: the {self.platform.engine} engine cannot drive IRQs from outside")
         stimulate(irq.external)
+
+    def pause(self) -> None:
+        """Stop the board's time while no test talks to it, so it costs no CPU (see ``Engine.pause``).
+
+        A board that cannot be paused (its emulator died) is left for the
+        recovery ladder of its next use; pausing never fails a test.
+        """
+        if self.engine is not None:
+            try:
+                self.engine.pause()
+            except MpbenchError as e:
+                log.warning("%s: could not pause: %s", self.name, str(e).splitlines()[0])
+
+    def resume(self) -> None:
+        """Let a paused board run again (errors surface on the next call that talks to it)."""
+        if self.engine is not None:
+            try:
+                self.engine.resume()
+            except MpbenchError as e:
+                log.warning("%s: could not resume: %s", self.name, str(e).splitlines()[0])
 
     def stop(self) -> None:
         if self.engine is not None:

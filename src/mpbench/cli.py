@@ -1,14 +1,16 @@
 """``mpbench``: the command line for people.
 
 A table of subcommands, one ``do_<verb>`` handler each, and one exit path
-(mpremote's shape): ``MpbenchError`` becomes ``mpbench: <message>`` and exit
-status 2 (setup) or 1 (the board failed), a script that raised exits 1,
-Ctrl-C exits 130, and every board is stopped on the way out.
+(mpremote's shape): ``MpbenchError`` becomes ``mpbench: <message>`` and its
+exit status (``errors.EXIT_*``: 1 the script raised or did not finish, 2 bad
+input, 3 the board or emulator failed), Ctrl-C exits 130, and every board is
+stopped on the way out.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import select
 import sys
@@ -20,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from mpbench.board import Board, unavailable_reason
-from mpbench.errors import MpbenchError
+from mpbench.errors import EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, MpbenchError
 from mpbench.session.repl import ReplMode
 
-EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_INTERRUPTED = 0, 1, 2, 130
 REPL_EXIT_KEY = b"\x1d"  # Ctrl-], as in telnet and miniterm
 
 
@@ -49,7 +50,7 @@ def do_platforms(args: argparse.Namespace) -> int:
             print(f"mpbench: {e}", file=sys.stderr)
         if not errors:
             print(f"{len(paths)} platform file(s) valid")
-        return EXIT_SETUP if errors else EXIT_OK
+        return EXIT_INPUT if errors else EXIT_OK
     if args.action == "show":
         if not args.files:
             raise MpbenchError("usage: mpbench platforms show NAME")
@@ -97,7 +98,7 @@ def do_firmware(args: argparse.Namespace) -> int:
         except MpbenchError as e:
             failed += 1
             print(f"mpbench: {i}: {e}", file=sys.stderr)
-    return EXIT_SETUP if failed else EXIT_OK
+    return EXIT_INPUT if failed else EXIT_OK
 
 
 # -- run / repl -----------------------------------------------------------------
@@ -114,8 +115,28 @@ def _board(args: argparse.Namespace) -> Board:
     )
 
 
+def read_script(name: str) -> str:
+    """The text of a script file (``-``: standard input), or one line saying why it cannot be read."""
+    where = "standard input" if name == "-" else name
+    try:
+        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except FileNotFoundError:
+        raise MpbenchError(f"{where}: no such file (expected a MicroPython script, or - for standard input)") from None
+    except IsADirectoryError:
+        raise MpbenchError(f"{where}: is a folder, not a script file") from None
+    except OSError as e:
+        raise MpbenchError(f"{where}: cannot be read: {e.strerror or e}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise MpbenchError(
+            f"{where}: not UTF-8 text (byte {data[e.start]:#04x} at offset {e.start}); "
+            "MicroPython reads its source as UTF-8"
+        ) from None
+
+
 def do_run(args: argparse.Namespace) -> int:
-    code = sys.stdin.read() if args.script == "-" else Path(args.script).read_text()
+    code = read_script(args.script)
     board = _board(args)
     try:
         board.start()
@@ -124,10 +145,12 @@ def do_run(args: argparse.Namespace) -> int:
         try:
             result = session.exec(code, args.timeout)
         except KeyboardInterrupt:
-            # Stop the script on the board too, as a person at its REPL would.
+            # Stop the script on the board too, as a person at its REPL would; whatever
+            # that meets, the run still ends as interrupted (exit 130).
             if session.mode is ReplMode.RUNNING:
-                session.interrupt()
-                session.exec_follow(2.0)
+                with contextlib.suppress(MpbenchError, KeyboardInterrupt):
+                    session.interrupt()
+                    session.exec_follow(2.0)
             raise
         sys.stdout.write(result.stdout)
         if result.traceback is not None:
@@ -299,18 +322,22 @@ def main(argv: list[str] | None = None) -> int:
 
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
     handler = COMMANDS[args.command][0]
+    status = EXIT_INTERRUPTED
     try:
-        return handler(args)
+        status = handler(args)
     except MpbenchError as e:
         print(f"mpbench: {e}", file=sys.stderr)
-        return e.exit_status
+        status = e.exit_status
     except KeyboardInterrupt:
         print("\nmpbench: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        status = EXIT_INTERRUPTED
     finally:
         from mpbench.engine.process import stop_all
 
-        stop_all()
+        # A second Ctrl-C while emulators are being stopped must not turn exit 130 into a traceback.
+        with contextlib.suppress(KeyboardInterrupt):
+            stop_all()
+    return status
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ class MicroPythonBench(CodeKeywords):
             try:
                 platform = find_platform(name)
             except MpbenchError as e:
-                raise BoardError(str(e)) from e
+                raise self.board_error(str(e)) from e
             self._known[name] = (platform, unavailable_reason(platform))
         return self._known[name]
 
@@ -83,18 +83,26 @@ class MicroPythonBench(CodeKeywords):
 
         Skips the test, with the reason from the platform file, when the board
         is not available here or lacks one of the ``needs`` features (the
-        test's ``needs:FEATURE`` tags are added automatically).
+        test's ``needs:FEATURE`` tags are added automatically); that is
+        decided before any board is touched. Every other board is paused, so
+        an idle emulator costs no CPU. A board that does not answer goes
+        through the recovery ladder (``Board.recover``) before the test; only
+        a board no rung could bring back is lost for the rest of the run, and
+        its tests fail as board errors, not as MicroPython failures.
         """
         self.current = None  # a teardown after a failed setup must not describe the previous test's board
         self._bundle_from = None
         platform, reason = self._platform(name)
         if reason:
             raise SkipExecution(f"{platform.name} is not available here: {reason}")
-        if name in self.broken:
-            raise BoardError(f"{name} failed to start earlier in this run: {self.broken[name]}")
         tags = BuiltIn().get_variable_value("${TEST TAGS}", []) or []
         for feature in [*needs, *(t.split(":", 1)[1] for t in tags if t.startswith("needs:"))]:
             self._skip_unless(platform, feature)
+        if platform.name in self.broken:
+            raise self.board_error(f"{platform.name} is lost for this run: {self.broken[platform.name]}")
+        for other, idle in self.boards.items():
+            if other != platform.name:
+                idle.pause()
         board = self.boards.get(platform.name)
         try:
             if board is None:
@@ -104,25 +112,52 @@ class MicroPythonBench(CodeKeywords):
                 self._bundle_from = _position(board)
                 logger.info(f"{platform.name} booted: {board.session.banner if board.session else ''}")
             else:
-                self._ensure_ready(board)
-                self._bundle_from = _position(board)
-                board.reset()
+                board.resume()
+                self._reset_between_tests(board)
         except EngineUnavailable as e:
             raise SkipExecution(str(e)) from e
         except MpbenchError as e:
             self.broken[platform.name] = str(e).splitlines()[0]
             self.boards.pop(platform.name, None)
             board.stop()
-            raise BoardError(str(e)) from e
+            raise self.board_error(str(e)) from e
         self.current = board
         self.last = None
         self._mark = board.transcript.mark() if board.transcript else 0
 
-    def _ensure_ready(self, board: Board) -> None:
-        """A previous test may have left a block running: interrupt it before resetting."""
+    def _reset_between_tests(self, board: Board) -> None:
+        """Soft-reset ``board`` for the next test, climbing the recovery ladder first when it needs it."""
         s = board.session
-        if s is not None and s.mode is not ReplMode.RAW and s.mode is not ReplMode.FRIENDLY:
-            s.recover()
+        if s is None or s.mode not in (ReplMode.RAW, ReplMode.FRIENDLY):
+            board.recover(f"the previous test left its REPL {s.mode.value if s else 'gone'}")
+        self._bundle_from = _position(board)
+        try:
+            board.reset()
+        except MpbenchError as e:
+            if not e.board_error:
+                raise
+            board.recover(f"the reset before this test failed: {str(e).splitlines()[0]}")
+            self._bundle_from = _position(board)
+            board.reset()
+
+    @keyword
+    def recover_board(self) -> str:
+        """Climb the recovery ladder on the current board now; return the rung that brought it back.
+
+        Rungs: interrupt, leave raw mode, soft reset, hard reset, a new
+        emulator process (see the README). `Use Board` does this by itself
+        when a test left its board hung.
+        """
+        board = self.current
+        if board is None:
+            raise self.board_error("no board is in use: call `Use Board` first")
+        try:
+            rung = board.recover("asked for by the test")
+        except MpbenchError as e:
+            self.broken[board.name] = str(e).splitlines()[0]
+            raise self.board_error(str(e)) from e
+        logger.info(f"{board.name} came back by: {rung}")
+        return rung
 
     def _skip_unless(self, platform: Platform, feature: str) -> None:
         if feature.startswith("irq:"):
@@ -134,7 +169,7 @@ class MicroPythonBench(CodeKeywords):
         try:
             has = platform.has(feature)
         except KeyError as e:
-            raise BoardError(str(e)) from e
+            raise self.board_error(str(e)) from e
         if not has:
             raise SkipExecution(platform.why_not(feature))
 
@@ -229,7 +264,7 @@ class MicroPythonBench(CodeKeywords):
         try:
             board.stimulate(source)
         except MpbenchError as e:
-            raise BoardError(str(e)) from e
+            raise self.board_error(str(e)) from e
 
     # -- logs ---------------------------------------------------------------------
     @keyword

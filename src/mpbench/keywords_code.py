@@ -26,15 +26,35 @@ class DeviceFailure(Failure):
 
 
 class BoardError(Error):
-    """The board could not be started or talked to (not a verdict on MicroPython)."""
+    """The board could not be started or talked to (not a verdict on MicroPython).
+
+    Its message starts with ``BOARD_ERROR_PREFIX`` and the board matrix tags
+    the test ``board-error``, so the log, the tags and the conformance table
+    tell it apart from a MicroPython FAIL.
+    """
 
     ROBOT_SUPPRESS_NAME = True
+
+
+#: How a board error's message starts in Robot's log.
+BOARD_ERROR_PREFIX = "Board error (not a MicroPython failure): "
 
 
 class CodeKeywords:
     """Running code: whole scripts, started blocks with input and interrupts, the friendly prompt."""
 
     last: ExecResult | None
+    #: Set when the current test hit a board error; the board matrix tags the test and clears it.
+    board_error_seen: bool = False
+
+    def board_error(self, message: str) -> BoardError:
+        """A ``BoardError`` for ``message``, noting that this test met one."""
+        self.board_error_seen = True
+        return BoardError(BOARD_ERROR_PREFIX + message)
+
+    def _failure(self, e: MpbenchError) -> Exception:
+        """What an mpbench error means for the test: a board error, or a verdict on the code."""
+        return self.board_error(str(e)) if e.board_error else DeviceFailure(str(e))
 
     if TYPE_CHECKING:
 
@@ -57,7 +77,7 @@ class CodeKeywords:
         try:
             self.last = self._session().exec(_dedent(code), self._t(timeout))
         except MpbenchError as e:
-            raise BoardError(str(e)) from e
+            raise self._failure(e) from e
         logger.info(f"stdout:\n{self.last.stdout}" + (f"\nstderr:\n{self.last.stderr}" if self.last.stderr else ""))
         return self.last
 
@@ -186,7 +206,7 @@ class CodeKeywords:
                 return ""
             seen = s.wait_for_text(wait_for.encode(), self._t(timeout))
         except MpbenchError as e:
-            raise BoardError(str(e)) from e
+            raise self._failure(e) from e
         if seen is None:
             result = self.wait_for_board_result(timeout)
             raise DeviceFailure(
@@ -200,7 +220,7 @@ class CodeKeywords:
         try:
             return self._session().read_until(text.encode(), self._t(timeout)).decode("utf-8", "replace")
         except MpbenchError as e:
-            raise DeviceFailure(str(e)) from e
+            raise self._failure(e) from e
 
     @keyword
     def send_interrupt_character(self) -> None:
@@ -218,7 +238,7 @@ class CodeKeywords:
         try:
             self.last = self._session().exec_follow(self._t(timeout))
         except MpbenchError as e:
-            raise DeviceFailure(str(e)) from e
+            raise self._failure(e) from e
         logger.info(f"stdout:\n{self.last.stdout}\nstderr:\n{self.last.stderr}")
         return self.last
 
@@ -232,7 +252,7 @@ class CodeKeywords:
         try:
             out = self._session().friendly_line(line, self._t(timeout))
         except MpbenchError as e:
-            raise DeviceFailure(str(e)) from e
+            raise self._failure(e) from e
         logger.info(f">>> {line}\n{out}")
         return out.rstrip("\n")
 
@@ -242,7 +262,7 @@ class CodeKeywords:
         try:
             self._board().reset(hard=hard)
         except MpbenchError as e:
-            raise BoardError(str(e)) from e
+            raise self.board_error(str(e)) from e
 
 
 def _dedent(code: str) -> str:

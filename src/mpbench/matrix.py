@@ -17,7 +17,7 @@ from typing import Any
 
 from robot.libraries.BuiltIn import BuiltIn
 
-from mpbench.report import Outcome, write_reports
+from mpbench.report import BOARD_ERROR_TAG, NOT_RUN_PREFIX, Outcome, outcome_of, write_reports
 
 SETUP_KEYWORD = "Use Board"
 TEARDOWN_KEYWORD = "Log Board Transcript"
@@ -58,10 +58,10 @@ class BoardMatrix:
         if self.boards is None:
             variable = BuiltIn().get_variable_value("${PLATFORMS}", os.environ.get("MPBENCH_PLATFORMS_RUN"))
             self.boards, self.left_out = choose_boards(variable)
-            if self.left_out:
-                BuiltIn().set_suite_metadata(
-                    "Boards not run", "; ".join(f"{k}: {v}" for k, v in self.left_out.items()), top=True
-                )
+            # One metadata item per board, so a reason can say anything ("; " included)
+            # and `mpbench report` reads each back whole.
+            for board, why in self.left_out.items():
+                BuiltIn().set_suite_metadata(NOT_RUN_PREFIX + board, why, top=True)
             BuiltIn().set_suite_metadata("Boards", ", ".join(self.boards) or "(none)", top=True)
         return self.boards
 
@@ -84,10 +84,14 @@ class BoardMatrix:
                 copies.append(copy)
         data.tests = copies
 
+    def start_test(self, data: Any, result: Any) -> None:
+        if self.library is not None:
+            self.library.board_error_seen = False
+
     def end_test(self, data: Any, result: Any) -> None:
-        board = next((t.split(":", 1)[1] for t in result.tags if t.startswith("board:")), "")
-        base = result.name[: -len(f" [{board}]")] if board and result.name.endswith(f" [{board}]") else result.name
-        self.outcomes.append(Outcome(result.parent.name, base, board, result.status, result.message))
+        if self.library is not None and self.library.board_error_seen and result.status == "FAIL":
+            result.tags.add(BOARD_ERROR_TAG)
+        self.outcomes.append(outcome_of(result, result.parent.name))
 
     def end_suite(self, data: Any, result: Any) -> None:
         # Library listeners never see the top suite end, so the table is

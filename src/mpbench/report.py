@@ -1,8 +1,12 @@
-"""The conformance table: board by behaviour, pass, fail or skipped with the reason.
+"""The conformance table: board by behaviour, pass, fail, error or skipped with the reason.
 
 Built from the run's results either live (the board matrix listener feeds
 it) or afterwards from Robot's ``output.xml`` (``mpbench report RESULTS``),
-through the same functions, so both give the same table.
+through the same functions, so both give the same table. ``error`` is a
+test that failed because the board or the bench failed (tag
+``board-error``), never counted as a MicroPython failure. Tests tagged
+``fact`` check a port or version fact, not a documented promise, and are
+listed apart.
 """
 
 from __future__ import annotations
@@ -13,6 +17,15 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+#: The tag the board matrix gives a test that failed because the board or the bench failed.
+BOARD_ERROR_TAG = "board-error"
+#: A cell's status for such a test (Robot itself only knows FAIL).
+ERROR = "ERROR"
+STATUSES = ("PASS", "FAIL", ERROR, "SKIP")
+#: Suite metadata naming a board that was not run, one item per board: ``Not run: NAME``.
+NOT_RUN_PREFIX = "Not run: "
 
 
 @dataclass(frozen=True)
@@ -20,24 +33,33 @@ class Outcome:
     area: str  # the suite: const, opt_level, schedule, ...
     behaviour: str  # the test name without the board suffix
     board: str
-    status: str  # PASS, FAIL, SKIP
+    status: str  # PASS, FAIL, ERROR, SKIP
     message: str = ""
+    kind: str = "promise"  # promise (the documentation says so) or fact (a port or version fact)
+
+
+def outcome_of(test: Any, area: str) -> Outcome:
+    """A test result (live from the listener, or read back from output.xml) as an outcome."""
+    board = next((t.split(":", 1)[1] for t in test.tags if t.startswith("board:")), "")
+    suffix = f" [{board}]"
+    name = test.name[: -len(suffix)] if board and test.name.endswith(suffix) else test.name
+    status = ERROR if test.status == "FAIL" and BOARD_ERROR_TAG in test.tags else test.status
+    kind = "fact" if "fact" in test.tags else "promise"
+    return Outcome(area, name, board, status, test.message, kind)
 
 
 def build_table(outcomes: Iterable[Outcome], left_out: dict[str, str] | None = None) -> dict[str, object]:
     """A JSON-ready table: boards, rows of (area, behaviour, cells per board), totals."""
     outcomes = list(outcomes)
     boards = list(dict.fromkeys(o.board for o in outcomes))
-    rows: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
+    rows: dict[tuple[str, str, str], dict[str, dict[str, str]]] = {}
     for o in outcomes:
-        rows.setdefault((o.area, o.behaviour), {})[o.board] = {"status": o.status, "message": o.message}
-    totals = {
-        b: {s: sum(1 for o in outcomes if o.board == b and o.status == s) for s in ("PASS", "FAIL", "SKIP")}
-        for b in boards
-    }
+        rows.setdefault((o.kind, o.area, o.behaviour), {})[o.board] = {"status": o.status, "message": o.message}
+    totals = {b: {s: sum(1 for o in outcomes if o.board == b and o.status == s) for s in STATUSES} for b in boards}
+    ordered = sorted(rows.items(), key=lambda item: item[0][0] == "fact")  # promises first, stable otherwise
     return {
         "boards": boards,
-        "rows": [{"area": a, "behaviour": b, "cells": cells} for (a, b), cells in rows.items()],
+        "rows": [{"kind": k, "area": a, "behaviour": b, "cells": cells} for (k, a, b), cells in ordered],
         "totals": totals,
         "boards_not_run": left_out or {},
     }
@@ -51,23 +73,28 @@ def _cell_text(cell: dict[str, str] | None) -> str:
         return "pass"
     if status == "SKIP":
         return "skip: " + cell["message"].splitlines()[0] if cell["message"] else "skip"
-    return "**FAIL**: " + (cell["message"].splitlines()[0] if cell["message"] else "")
+    first = cell["message"].splitlines()[0] if cell["message"] else ""
+    if status == ERROR:
+        return "error: " + first
+    return "**FAIL**: " + first
 
 
 def render_markdown(table: dict[str, object]) -> str:
     boards: list[str] = table["boards"]  # type: ignore[assignment]
-    lines = [
-        "# MicroPython conformance",
-        "",
-        "| area | behaviour | " + " | ".join(boards) + " |",
-        "|---|---|" + "---|" * len(boards),
-    ]
-    for row in table["rows"]:  # type: ignore[union-attr]
-        cells = [_cell_text(row["cells"].get(b)).replace("|", "\\|") for b in boards]
-        lines.append(f"| {row['area']} | {row['behaviour']} | " + " | ".join(cells) + " |")
+    lines = ["# MicroPython conformance"]
+    for kind, title in (("promise", "Documented promises"), ("fact", "Port and version facts")):
+        rows = [r for r in table["rows"] if r["kind"] == kind]  # type: ignore[union-attr,index]
+        if not rows:
+            continue
+        lines += ["", f"## {title}", "", "| area | behaviour | " + " | ".join(boards) + " |"]
+        lines.append("|---|---|" + "---|" * len(boards))
+        for row in rows:
+            cells = [_cell_text(row["cells"].get(b)).replace("|", "\\|") for b in boards]
+            lines.append(f"| {row['area']} | {row['behaviour']} | " + " | ".join(cells) + " |")
     totals: dict[str, dict[str, int]] = table["totals"]  # type: ignore[assignment]
-    lines += ["", "| board | pass | fail | skip |", "|---|---|---|---|"]
-    lines += [f"| {b} | {t['PASS']} | {t['FAIL']} | {t['SKIP']} |" for b, t in totals.items()]
+    lines += ["", "| board | pass | fail | error | skip |", "|---|---|---|---|---|"]
+    lines += [f"| {b} | {t['PASS']} | {t['FAIL']} | {t[ERROR]} | {t['SKIP']} |" for b, t in totals.items()]
+    lines += ["", "`error`: the board or the bench failed (tag `board-error`); not a verdict on MicroPython."]
     not_run: dict[str, str] = table["boards_not_run"]  # type: ignore[assignment]
     if not_run:
         lines += ["", "Boards not run (choose them with `--variable PLATFORMS:...` to see each test skip):", ""]
@@ -77,14 +104,19 @@ def render_markdown(table: dict[str, object]) -> str:
 
 def render_html(table: dict[str, object]) -> str:
     boards: list[str] = table["boards"]  # type: ignore[assignment]
-    colour = {"PASS": "#c8f7c5", "FAIL": "#f7c5c5", "SKIP": "#eeeeee"}
+    colour = {"PASS": "#c8f7c5", "FAIL": "#f7c5c5", ERROR: "#f7e3a8", "SKIP": "#eeeeee"}
     out = [
         "<!doctype html><meta charset=utf-8><title>MicroPython conformance</title>",
         "<style>td,th{border:1px solid #999;padding:2px 6px;font:13px sans-serif}table{border-collapse:collapse}"
         "</style><h1>MicroPython conformance</h1><table><tr><th>area<th>behaviour",
     ]
     out += [f"<th>{html.escape(b)}" for b in boards]
+    kind = ""
     for row in table["rows"]:  # type: ignore[union-attr]
+        if row["kind"] != kind:
+            kind = row["kind"]
+            title = "Documented promises" if kind == "promise" else "Port and version facts"
+            out.append(f"<tr><th colspan={2 + len(boards)}>{title}")
         out.append(f"<tr><td>{html.escape(row['area'])}<td>{html.escape(row['behaviour'])}")
         for b in boards:
             cell = row["cells"].get(b)
@@ -116,23 +148,19 @@ def outcomes_from_output(path: Path) -> tuple[list[Outcome], dict[str, str]]:
     result = ExecutionResult(str(path))
     outcomes: list[Outcome] = []
 
-    def walk(suite: object) -> None:
-        for test in suite.tests:  # type: ignore[attr-defined]
-            board = next((t.split(":", 1)[1] for t in test.tags if t.startswith("board:")), "")
-            if not board:
-                continue
-            suffix = f" [{board}]"
-            name = test.name[: -len(suffix)] if test.name.endswith(suffix) else test.name
-            outcomes.append(Outcome(suite.name, name, board, test.status, test.message))  # type: ignore[attr-defined]
-        for child in suite.suites:  # type: ignore[attr-defined]
+    def walk(suite: Any) -> None:
+        outcomes.extend(
+            outcome_of(test, suite.name) for test in suite.tests if any(t.startswith("board:") for t in test.tags)
+        )
+        for child in suite.suites:
             walk(child)
 
     walk(result.suite)
-    left_out = {}
-    meta = result.suite.metadata.get("Boards not run", "")
-    for part in filter(None, (p.strip() for p in meta.split("; "))):
-        name, _, why = part.partition(": ")
-        left_out[name] = why
+    left_out = {
+        key[len(NOT_RUN_PREFIX) :]: value
+        for key, value in result.suite.metadata.items()
+        if key.startswith(NOT_RUN_PREFIX)
+    }
     return outcomes, left_out
 
 
@@ -146,7 +174,10 @@ def do_report(args: argparse.Namespace) -> int:
     outcomes, left_out = outcomes_from_output(xml)
     paths = write_reports(outcomes, Path(args.out) if args.out else xml.parent, left_out)
     print(paths["md"].read_text(), end="")
-    return 1 if any(o.status == "FAIL" for o in outcomes) else 0
+    # A board error is not a MicroPython failure, but the run did not give a verdict either.
+    if any(o.status == "FAIL" for o in outcomes):
+        return 1
+    return 3 if any(o.status == ERROR for o in outcomes) else 0
 
 
 def report_args(p: argparse.ArgumentParser) -> None:

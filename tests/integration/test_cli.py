@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,6 +118,45 @@ def test_platforms_lists_what_is_available_and_why_not() -> None:
             assert "not found" in status[name]
 
 
+# -- bad input: one line, exit 2 --------------------------------------------------------
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda d: d / "missing.py", "no such file"),
+        (lambda d: _write(d / "latin1.py", b"print('\xe9')\n"), "not UTF-8 text (byte 0xe9 at offset 7)"),
+        (lambda d: d, "is a folder"),
+    ],
+    ids=["missing", "not-utf8", "folder"],
+)
+def test_a_script_that_cannot_be_read_gives_one_line_and_exit_2(tmp_path: Path, make: Any, expected: str) -> None:
+    script = make(tmp_path)
+    r = mpbench("run", "-p", "microbit", str(script))
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith(f"mpbench: {script}: "), r.stderr
+    assert expected in r.stderr
+
+
+def test_an_unknown_board_gives_one_line_and_exit_2(tmp_path: Path) -> None:
+    script = _write(tmp_path / "s.py", b"print(1)\n")
+    r = mpbench("run", "-p", "no-such-board", str(script))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "unknown platform 'no-such-board'" in r.stderr and "microbit" in r.stderr
+
+
+@pytest.mark.emulator
+def test_a_script_that_does_not_finish_is_a_verdict_exit_1(tmp_path: Path) -> None:
+    needs("unix")
+    script = _write(tmp_path / "loop.py", b"while True:\n    pass\n")
+    r = mpbench("run", "-p", "unix", "--timeout", "1", str(script))
+    assert r.returncode == 1, r.stderr
+    assert "the block did not finish" in r.stderr and "Traceback" not in r.stderr
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
 # -- firmware and boot failures ------------------------------------------------------
 def test_a_missing_firmware_exits_2_with_a_clear_message(tmp_path: Path) -> None:
     script = tmp_path / "s.py"
@@ -149,7 +189,7 @@ def test_a_board_that_never_prompts_fails_within_the_boot_timeout(tmp_path: Path
     started = time.monotonic()
     r = mpbench("run", "-p", "microbit", "--firmware", str(fw), "--boot-timeout", "2", str(script))
     took = time.monotonic() - started
-    assert r.returncode == 2
+    assert r.returncode == 3  # the board failed: not bad input, not a verdict on the script
     assert 2.0 <= took < 2.0 + 8.0
     assert "never reached its '>>> ' prompt" in r.stderr
     assert "2.0 s" in r.stderr
@@ -165,7 +205,7 @@ def test_garbage_firmware_that_crashes_qemu_is_reported_with_what_qemu_said(tmp_
     script.write_text("print(1)\n")
     started = time.monotonic()
     r = mpbench("run", "-p", "microbit", "--firmware", str(fw), "--boot-timeout", "5", str(script))
-    assert r.returncode == 2
+    assert r.returncode == 3
     assert time.monotonic() - started < 5.0 + 8.0
     assert "microbit" in r.stderr
     assert "qemu" in r.stderr.lower()

@@ -23,7 +23,14 @@ import pytest
 
 from mpbench.console.base import Console
 from mpbench.deadline import Deadline
-from mpbench.errors import ConsoleClosed, ConsoleTimeout, DeviceError, ReplProtocolError, SessionError
+from mpbench.errors import (
+    BlockTimeout,
+    ConsoleClosed,
+    ConsoleTimeout,
+    DeviceError,
+    ReplProtocolError,
+    SessionError,
+)
 from mpbench.platform_loader import find_platform
 from mpbench.session import delivery
 from mpbench.session.reader import ConsoleReader
@@ -446,6 +453,68 @@ def test_a_board_without_raw_paste_is_remembered() -> None:
     assert s.use_raw_paste is False
     assert s.exec("print(2)").stdout == "2\n"
     assert con.steps == [] and con.unexpected == []
+
+
+def test_stale_bytes_before_a_raw_paste_request_do_not_turn_raw_paste_off() -> None:
+    # Output an IRQ callback printed late sits in the buffer when the next block is sent;
+    # it is not the answer to the request, and the board does support raw-paste.
+    con = ScriptedConsole(
+        b"",
+        [
+            (b"\x05A\x01", b"R\x01\x80\x00\x01"),
+            (b"print(1)\n\x04", b"\x041\n\x04\x04>"),
+        ],
+    )
+    s = ReplSession(con, UNIX, timeout=3.0)
+    s.mode = ReplMode.RAW
+    s.reader.buf += b"late callback output\r\n"
+    assert s.exec("print(1)\n").stdout == "1\n"
+    assert s.use_raw_paste is True
+    assert con.steps == [] and con.unexpected == []
+
+
+def test_a_raw_paste_reply_after_stale_bytes_in_the_same_read_is_found() -> None:
+    con = ScriptedConsole(
+        b"",
+        [
+            (b"\x05A\x01", b"tick\r\nR\x01\x80\x00\x01"),
+            (b"print(2)\n\x04", b"\x042\n\x04\x04>"),
+        ],
+    )
+    s = ReplSession(con, UNIX, timeout=3.0)
+    s.mode = ReplMode.RAW
+    assert s.exec("print(2)\n").stdout == "2\n"
+    assert s.use_raw_paste is True
+
+
+def test_any_error_leaves_the_mode_unknown_and_the_next_call_finds_the_prompt_again() -> None:
+    con = ScriptedConsole(
+        b"",
+        [
+            (b"print(1)\x04", b""),  # the board never answers
+            (b"\r\x03\x03", b"\r\n>>> "),
+            (b"\r\x01", RAW_BANNER),
+            (b"print(2)\x04", b"OK2\r\n\x04\x04>"),
+        ],
+    )
+    s = ReplSession(con, MICROBIT, timeout=0.5)
+    s.mode = ReplMode.RAW
+    with pytest.raises(ConsoleTimeout) as info:
+        s.exec("print(1)")
+    assert info.value.board_error  # no "OK": the bench could not hand the block over
+    assert s.mode is ReplMode.UNKNOWN
+    assert s.exec("print(2)", timeout=3.0).stdout == "2\n"
+    assert con.steps == [] and con.unexpected == []
+
+
+def test_a_block_that_was_accepted_and_never_ends_is_a_verdict_not_a_board_error() -> None:
+    con = ScriptedConsole(b"", [(b"while True: pass\x04", b"OK")])
+    s = ReplSession(con, MICROBIT, timeout=0.5)
+    s.mode = ReplMode.RAW
+    with pytest.raises(BlockTimeout) as info:
+        s.exec("while True: pass")
+    assert not info.value.board_error and info.value.exit_status == 1
+    assert s.mode is ReplMode.UNKNOWN
 
 
 # -- a micro:bit model: the lossy ring behind friendly, paste and raw modes -------

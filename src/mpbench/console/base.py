@@ -36,11 +36,17 @@ class Console(ABC):
 
     def write(self, data: bytes) -> None:
         """Send bytes to the board and record them."""
+        if self.closed:
+            from mpbench.errors import ConsoleClosed
+
+            raise ConsoleClosed(f"the console {self.url} is closed (the board was stopped)")
         self.transcript.record("tx", data)
         self._write(data)
 
     def read(self, timeout: float) -> bytes | None:
         """Return what arrived within ``timeout`` (b"" if nothing), None once the stream ended."""
+        if self.closed:
+            return None  # the engine closed it (stopped or restarting): the stream has ended
         data = self._read(timeout)
         if data:
             self.transcript.record("rx", data)

@@ -36,6 +36,11 @@ class Transcript:
         """Note something that is not console data (an interrupt signal, a reset)."""
         self.record("event", text.encode())
 
+    def extend(self, other: Transcript) -> None:
+        """Append ``other``'s chunks on this transcript's clock (a restarted board's new console)."""
+        shift = other.t0 - self.t0
+        self.chunks += [Chunk(c.t + shift, c.direction, c.data) for c in other.chunks]
+
     def received(self) -> bytes:
         """Everything the board printed, in order."""
         return b"".join(c.data for c in self.chunks if c.direction == "rx")

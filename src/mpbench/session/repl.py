@@ -1,23 +1,41 @@
 """The MicroPython REPL protocol over a console: the only place that knows it.
 
-Modes are friendly (``>>> ``), paste (Ctrl-E, inside friendly), raw (Ctrl-A)
-and raw-paste (negotiated inside raw). Each transition is control bytes plus
-the banner to wait for (mpremote's recipe); a transition to the current mode
-does nothing. ``exec`` runs a block through the raw REPL and returns stdout
-and the traceback as data; how the bytes get there is ``delivery``'s job.
+Modes are friendly (``>>> ``), paste (Ctrl-E, inside friendly), raw (Ctrl-A),
+raw-paste (negotiated inside raw) and running (a block was accepted and its
+result not yet read). ``ReplSession`` is a state machine in labgrid's
+Strategy shape: ``mode`` is written in one method (``_enter``), ``goto`` is
+the one place that knows how to reach friendly or raw from any mode (control
+bytes plus the banner to wait for, mpremote's recipe), and every public call
+that talks to the board leaves the mode ``unknown`` when it raises, so the
+next call starts by finding out where the board is instead of trusting a
+guess. ``exec`` runs a block through the raw REPL and returns stdout and the
+traceback as data; how the bytes get there is ``delivery``'s job. Getting a
+board back that does not answer at all is the recovery ladder's job
+(``Board.recover``), which uses the rungs this module offers.
 """
 
 from __future__ import annotations
 
 import ast
 import enum
+import functools
+import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from mpbench.console import Console
 from mpbench.deadline import Clock, Deadline
-from mpbench.errors import DeviceError, DeviceTraceback, Frame, ReplProtocolError, SessionError
+from mpbench.errors import (
+    BlockTimeout,
+    ConsoleTimeout,
+    DeviceError,
+    DeviceTraceback,
+    Frame,
+    SessionError,
+)
 from mpbench.platform import Platform
 from mpbench.session import delivery
 from mpbench.session.reader import ConsoleReader
@@ -29,13 +47,36 @@ PROMPT = b">>> "
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 SOFT_REBOOT = b"soft reboot"
 _PROMPT_AT_END = re.compile(rb">>> \Z")
+#: What a raw-paste request can be answered with: yes, no, or (older firmware) the raw banner again.
+_RAW_PASTE_REPLY = re.compile(rb"R\x01|R\x00|" + re.escape(RAW_BANNER))
+
+log = logging.getLogger(__name__)
 
 
 class ReplMode(enum.Enum):
-    UNKNOWN = "unknown"
-    FRIENDLY = "friendly"
-    RAW = "raw"
-    RUNNING = "running"  # a block was sent and its result not yet read
+    UNKNOWN = "unknown"  # after an error or a restart: nothing is assumed
+    FRIENDLY = "friendly"  # at the ``>>> `` prompt
+    PASTE = "paste"  # inside paste mode (Ctrl-E at the friendly prompt)
+    RAW = "raw"  # at the raw REPL's ``>``
+    RAW_PASTE = "raw-paste"  # a block flowing under raw-paste flow control
+    RUNNING = "running"  # a block was accepted and its result not yet read
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _unknown_on_error(method: F) -> F:
+    """Any exception out of ``method`` leaves the REPL's mode unknown (it may be anywhere now)."""
+
+    @functools.wraps(method)
+    def wrapper(self: ReplSession, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self._enter(ReplMode.UNKNOWN)
+            raise
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -63,7 +104,7 @@ def _text(data: bytes) -> str:
 
 
 class ReplSession:
-    """A conversation with one board's REPL."""
+    """A conversation with one board's REPL, and the one owner of its mode."""
 
     def __init__(self, console: Console, platform: Platform, timeout: float = 10.0):
         self.console = console
@@ -82,16 +123,52 @@ class ReplSession:
         #: The clock waits count on: the engine's virtual clock where it has one (Board sets it).
         self.clock: Clock | None = None
 
+    # -- the state machine ------------------------------------------------------
+    def _enter(self, mode: ReplMode) -> None:
+        """The only place ``mode`` is written."""
+        if mode is not self.mode:
+            log.debug("%s: REPL %s -> %s", self.platform.name, self.mode.value, mode.value)
+        self.mode = mode
+
+    def goto(self, target: ReplMode, deadline: Deadline) -> None:
+        """Bring the REPL to ``target`` (friendly or raw) from whatever mode it is in.
+
+        From a known prompt it is one control byte; from anywhere else
+        (unknown, paste, a running block) Ctrl-C first, which ends a block,
+        leaves paste mode and clears a half-typed line.
+        """
+        if target not in (ReplMode.FRIENDLY, ReplMode.RAW):
+            raise ValueError(f"goto reaches friendly or raw, not {target.value}")
+        if self.mode is target:
+            return
+        try:
+            if target is ReplMode.RAW:
+                if self.mode is not ReplMode.FRIENDLY:
+                    self.console.write(b"\r" + CTRL_C + CTRL_C)
+                    self.reader.read_quiet(0.05, deadline)
+                self.console.write(b"\r" + CTRL_A)
+                self.reader.read_until(RAW_BANNER, deadline, what="the raw REPL did not answer Ctrl-A")
+            else:
+                self.console.write(CTRL_B if self.mode is ReplMode.RAW else b"\r" + CTRL_C + CTRL_B)
+                self.reader.read_until(_PROMPT_AT_END, deadline, what="the friendly REPL did not answer")
+                self.reader.read_quiet(0.02, deadline)
+        except BaseException:
+            self._enter(ReplMode.UNKNOWN)
+            raise
+        self._enter(target)
+
     # -- waiting -------------------------------------------------------------
     def _deadline(self, timeout: float | None) -> Deadline:
         return Deadline(self.timeout if timeout is None else timeout, self.clock)
 
     @recorded("read_until", "pattern", "timeout")
+    @_unknown_on_error
     def read_until(self, pattern: bytes | re.Pattern[bytes], timeout: float | None = None, what: str = "") -> bytes:
         """Consume console output through ``pattern`` (for data a running script prints)."""
         return self.reader.read_until(pattern, self._deadline(timeout), what)
 
     @recorded("wait_for", "text", "timeout")
+    @_unknown_on_error
     def wait_for_text(self, text: bytes, timeout: float | None = None) -> bytes | None:
         """Wait until the running block prints ``text``; return the output through it.
 
@@ -104,6 +181,7 @@ class ReplSession:
         self.reader.buf[:0] = seen
         return None
 
+    @_unknown_on_error
     def wait_for_prompt(self, timeout: float | None = None, settle: float | None = None) -> str:
         """Wait until the board sits at the friendly prompt after boot or reset; return what it printed.
 
@@ -131,49 +209,35 @@ class ReplSession:
                 f"{self.platform.name}: the banner does not contain {want!r}; the board printed:\n{text}"
             )
         self.banner = next((ln for ln in text.splitlines() if ln.startswith("MicroPython")), self.banner)
-        self.mode = ReplMode.FRIENDLY
+        self._enter(ReplMode.FRIENDLY)
         return text
 
     # -- mode transitions ---------------------------------------------------------
     def enter_raw(self, timeout: float | None = None) -> None:
-        if self.mode is ReplMode.RAW:
-            return
-        deadline = self._deadline(timeout)
-        if self.mode is not ReplMode.FRIENDLY:
-            self.console.write(b"\r" + CTRL_C + CTRL_C)
-            self.reader.read_quiet(0.05, deadline)
-        self.console.write(b"\r" + CTRL_A)
-        self.reader.read_until(RAW_BANNER, deadline, what="the raw REPL did not answer Ctrl-A")
-        self.mode = ReplMode.RAW
+        self.goto(ReplMode.RAW, self._deadline(timeout))
 
     def enter_friendly(self, timeout: float | None = None) -> None:
-        if self.mode is ReplMode.FRIENDLY:
-            return
-        deadline = self._deadline(timeout)
-        if self.mode is ReplMode.RAW:
-            self.console.write(CTRL_B)
-        else:
-            self.console.write(b"\r" + CTRL_C + CTRL_B)
-        self.reader.read_until(_PROMPT_AT_END, deadline, what="the friendly REPL did not answer")
-        self.reader.read_quiet(0.02, deadline)
-        self.mode = ReplMode.FRIENDLY
+        self.goto(ReplMode.FRIENDLY, self._deadline(timeout))
 
     # -- executing ------------------------------------------------------------
     @recorded("exec", "code", "timeout")
+    @_unknown_on_error
     def exec(self, code: str, timeout: float | None = None) -> ExecResult:
         """Run ``code`` as a script through the raw REPL and return what it printed.
 
         Long code on boards with a small heap goes in chunks of whole top-level
         statements, each run in the same globals, stopping at the first error.
+        All chunks share the one ``timeout``.
         """
         limit = self.platform.repl.max_exec_source
         chunks = _split_statements(code, limit) if limit and len(code.encode()) > limit else [(0, code)]
+        deadline = self._deadline(timeout)
         started = time.monotonic()
         outs: list[str] = []
         result: ExecResult | None = None
         for offset, chunk in chunks:
-            self.exec_start(chunk, timeout, line_offset=offset)
-            result = self.exec_follow(timeout)
+            self._exec_start(chunk, deadline, offset)
+            result = self._exec_follow(deadline)
             outs.append(result.stdout)
             if not result.ok:
                 break
@@ -185,73 +249,87 @@ class ReplSession:
         return self.exec(f"print(repr({expression}))", timeout).check().strip()
 
     @recorded("start", "code", "timeout", "line_offset")
+    @_unknown_on_error
     def exec_start(self, code: str, timeout: float | None = None, line_offset: int = 0) -> None:
         """Send a block and return once it runs (for scripts that then need input or Ctrl-C)."""
-        self.enter_raw(timeout)
-        deadline = self._deadline(timeout)
+        self._exec_start(code, self._deadline(timeout), line_offset)
+
+    def _exec_start(self, code: str, deadline: Deadline, line_offset: int) -> None:
+        self.goto(ReplMode.RAW, deadline)
         data = code.encode()
         self._staged_offset = None
-        if self.use_raw_paste:
+        if self.use_raw_paste and self._request_raw_paste(deadline):
             # Flow-controlled, so padding with newlines to keep a chunk's line numbers costs nothing.
-            data = b"\n" * line_offset + data
-            self.console.write(CTRL_E + b"A" + CTRL_A)
-            while len(self.reader.buf) < 2:
-                self.reader.fill(deadline.slice(0.2))
-                if deadline.expired():
-                    raise ReplProtocolError("raw", "a reply to the raw-paste request", bytes(self.reader.buf))
-            reply = bytes(self.reader.buf[:2])
-            if reply == b"R\x01":
-                del self.reader.buf[:2]
-                self.mode = ReplMode.RUNNING
-                delivery.raw_paste_write(self.console, self.reader, data, deadline)
-                return
-            # Not supported: older firmware echoes the raw banner instead; remember it.
-            self.use_raw_paste = False
-            data = code.encode()
-            if reply == b"R\x00":
-                del self.reader.buf[:2]
-            else:
-                self.reader.read_until(RAW_BANNER[-12:], deadline, what="the raw REPL after a raw-paste request")
+            self._enter(ReplMode.RAW_PASTE)
+            delivery.raw_paste_write(self.console, self.reader, b"\n" * line_offset + data, deadline)
+            self._enter(ReplMode.RUNNING)
+            return
         rx = self.platform.console.rx_buffer
         if line_offset or (rx is not None and len(data) + 1 > rx):
-            self._stage(data, line_offset, deadline)
+            self._stage(data, deadline)
             data = delivery.staged_exec_line(line_offset)
             self._staged_offset = line_offset
         self.console.write(data + CTRL_D)
-        self.mode = ReplMode.RUNNING
+        self._enter(ReplMode.RUNNING)
         self.reader.read_until(b"OK", deadline, what="the raw REPL did not accept the block")
 
-    def _stage(self, source: bytes, line_offset: int, deadline: Deadline) -> None:
+    def _request_raw_paste(self, deadline: Deadline) -> bool:
+        """Ask for raw-paste mode at the raw prompt; True when granted.
+
+        Bytes that arrived before the request (late output of an IRQ
+        callback, say) are not the answer: the answer is searched for, and
+        only a firmware that says no (``R\\x00``) or does not know the
+        request (it answers with the raw banner) loses raw-paste for good.
+        """
+        stale = self.reader.take()
+        if stale:
+            self.console.transcript.event(f"discarded {len(stale)} stale bytes before a raw-paste request")
+        self.console.write(CTRL_E + b"A" + CTRL_A)
+        reply = self.reader.read_until(_RAW_PASTE_REPLY, deadline, what="no answer to the raw-paste request")
+        if reply.endswith(b"R\x01"):
+            return True
+        self.use_raw_paste = False
+        return False
+
+    def _stage(self, source: bytes, deadline: Deadline) -> None:
         """Paste ``source`` into a variable through paste mode, echo-checked (see ``delivery``)."""
         assert self.window is not None
-        self.enter_friendly()
+        self.goto(ReplMode.FRIENDLY, deadline)
         self.console.write(CTRL_E)
         self.reader.read_until(delivery.PASTE_BANNER, deadline, what="paste mode did not start")
+        self._enter(ReplMode.PASTE)
         delivery.echo_window_write(
             self.console, self.reader, delivery.stage_literal(source), self.window, deadline, "paste"
         )
         self.console.write(CTRL_D)
         out = self.reader.read_until(_PROMPT_AT_END, deadline, what="the pasted source was not stored")
+        self._enter(ReplMode.FRIENDLY)
         if b"Error" in out:
             raise SessionError(
                 f"{self.platform.name}: storing {len(source)} bytes of source failed:\n{_text(out).strip()}\n"
                 f"(lower repl.max_exec_source in {self.platform.path} if this is a MemoryError)"
             )
-        self.mode = ReplMode.FRIENDLY
-        self.enter_raw()
+        self.goto(ReplMode.RAW, deadline)
 
     @recorded("follow", "timeout")
+    @_unknown_on_error
     def exec_follow(self, timeout: float | None = None) -> ExecResult:
         """Wait for the running block to finish; return its output and traceback."""
+        return self._exec_follow(self._deadline(timeout))
+
+    def _exec_follow(self, deadline: Deadline) -> ExecResult:
         if self.mode is not ReplMode.RUNNING:
             raise SessionError(f"no block is running (the REPL is {self.mode.value})")
-        deadline = self._deadline(timeout)
         started = time.monotonic()
         what = "the block did not finish"
-        out = self.reader.read_until(CTRL_D, deadline, what)[:-1]
-        err = self.reader.read_until(CTRL_D, deadline, what)[:-1]
+        try:
+            out = self.reader.read_until(CTRL_D, deadline, what)[:-1]
+            err = self.reader.read_until(CTRL_D, deadline, what)[:-1]
+        except ConsoleTimeout as e:
+            # The block was accepted and is still running: a verdict on the code, not the bench.
+            raise BlockTimeout(e.expected, e.timeout, e.buffer_tail, e.clock, what) from None
         self.reader.read_until(b">", deadline, what="the raw REPL prompt did not come back")
-        self.mode = ReplMode.RAW
+        self._enter(ReplMode.RAW)
         err_text = _text(err)
         if self._staged_offset is not None:
             err_text = _drop_wrapper_frame(err_text)
@@ -274,6 +352,7 @@ class ReplSession:
 
     # -- friendly REPL -----------------------------------------------------------
     @recorded("type", "line", "timeout")
+    @_unknown_on_error
     def friendly_line(self, line: str, timeout: float | None = None) -> str:
         """Type one line at the ``>>> `` prompt and return what it printed before the next prompt.
 
@@ -283,17 +362,15 @@ class ReplSession:
         if "\n" in line or "\r" in line:
             raise ValueError("friendly_line takes one line; use exec for blocks")
         deadline = self._deadline(timeout)
-        self.enter_friendly(timeout)
+        self.goto(ReplMode.FRIENDLY, deadline)
         data = line.encode()
         if self.window is not None:
             delivery.echo_window_write(self.console, self.reader, data, self.window, deadline, "friendly")
-            echoed = data
         else:
             self.console.write(data)
-            echoed = self.reader.read_until(data, deadline, what="the prompt did not echo the line")
+            self.reader.read_until(data, deadline, what="the prompt did not echo the line")
         self.console.write(b"\r")
         out = self.reader.read_until(re.compile(rb"(>>> |\.\.\. )\Z"), deadline, what="no prompt after the line")
-        del echoed
         if out.endswith(b"... "):
             # An unfinished statement: end it with an empty line.
             self.console.write(b"\r")
@@ -303,10 +380,11 @@ class ReplSession:
 
     # -- reset -----------------------------------------------------------------
     @recorded("soft_reset", "timeout")
+    @_unknown_on_error
     def soft_reset(self, timeout: float | None = None) -> str:
         """Ctrl-D at the friendly prompt: the VM restarts and boot.py runs again."""
         deadline = self._deadline(timeout)
-        self.enter_friendly(timeout)
+        self.goto(ReplMode.FRIENDLY, deadline)
         self.console.write(CTRL_D)
         self.reader.read_until(SOFT_REBOOT, deadline, what="no 'soft reboot' after Ctrl-D")
         self.board_restarted(discard_output=False)
@@ -319,19 +397,23 @@ class ReplSession:
         The mode is unknown until the next prompt, and a firmware that refused
         raw-paste before may be another build now (``--firmware``), so ask again.
         """
-        self.mode = ReplMode.UNKNOWN
+        self._enter(ReplMode.UNKNOWN)
         self.use_raw_paste = self.platform.repl.raw_paste
         if discard_output:
             self.reader.take()
 
     @recorded("recover", "timeout")
+    @_unknown_on_error
     def recover(self, timeout: float | None = None) -> None:
-        """Bring a board whose block is still running (or whose state is unknown) back to the raw prompt."""
+        """Bring a board whose block is still running (or whose state is unknown) back to the raw prompt.
+
+        The first rung of the recovery ladder: Ctrl-C, then the raw prompt.
+        """
         deadline = self._deadline(timeout)
         self.interrupt()
         self.reader.read_quiet(0.1, deadline)
-        self.mode = ReplMode.UNKNOWN
-        self.enter_raw(deadline.remaining())
+        self._enter(ReplMode.UNKNOWN)
+        self.goto(ReplMode.RAW, deadline)
 
 
 def _drop_wrapper_frame(err: str) -> str:
