@@ -23,7 +23,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 _LIVE: set[ManagedProcess] = set()
-_LOCK = threading.Lock()
+#: Reentrant: the SIGTERM handler runs on the main thread, possibly while that thread
+#: holds the lock (starting or stopping a process); a plain Lock would deadlock there.
+_LOCK = threading.RLock()
 
 
 class ManagedProcess:
@@ -37,7 +39,11 @@ class ManagedProcess:
         popen.setdefault("stdout", self._log)
         popen.setdefault("stderr", subprocess.STDOUT)
         popen.setdefault("stdin", subprocess.DEVNULL)
-        self.proc = subprocess.Popen(self.argv, start_new_session=True, close_fds=True, **popen)
+        try:
+            self.proc = subprocess.Popen(self.argv, start_new_session=True, close_fds=True, **popen)
+        except BaseException:
+            self._log.close()  # nothing started: nothing else to clean up
+            raise
         with _LOCK:
             _LIVE.add(self)
 
@@ -60,21 +66,33 @@ class ManagedProcess:
         return "\n".join(data.decode("utf-8", "replace").rstrip().splitlines()[-lines:])
 
     def stop(self, grace: float = 2.0) -> int | None:
-        """SIGTERM the group, wait ``grace`` seconds, then SIGKILL it; idempotent."""
-        if self.proc.poll() is None:
-            self._signal_group(signal.SIGTERM)
-            try:
-                self.proc.wait(grace)
-            except subprocess.TimeoutExpired:
+        """SIGTERM the group, wait ``grace`` seconds, then SIGKILL it; idempotent.
+
+        The bookkeeping (registry, log file, pipes) is done whatever the waits
+        raise: a process stuck in the kernel after SIGKILL must not leave the
+        registry and files behind too.
+        """
+        try:
+            if self.proc.poll() is None:
+                self._signal_group(signal.SIGTERM)
+                try:
+                    self.proc.wait(grace)
+                except subprocess.TimeoutExpired:
+                    self._signal_group(signal.SIGKILL)
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self.proc.wait(5)
+            else:
+                # The leader exited; make sure nothing it spawned lingers.
                 self._signal_group(signal.SIGKILL)
-                self.proc.wait(5)
-        else:
-            # The leader exited; make sure nothing it spawned lingers.
-            self._signal_group(signal.SIGKILL)
-        with _LOCK:
-            _LIVE.discard(self)
-        with contextlib.suppress(OSError):
-            self._log.close()
+        finally:
+            with _LOCK:
+                _LIVE.discard(self)
+            with contextlib.suppress(OSError):
+                self._log.close()
+            for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
         return self.proc.returncode
 
     def _signal_group(self, sig: int) -> None:
