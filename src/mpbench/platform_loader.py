@@ -38,9 +38,11 @@ def _validator() -> Draft202012Validator:
 
 
 def default_directory() -> Path:
-    """``$MPBENCH_PLATFORMS``, else the repository's ``platforms/`` folder beside ``src/``."""
+    """``$MPBENCH_PLATFORMS``, else the shipped ``platforms/`` folder (see ``mpbench.data``)."""
+    from mpbench.data import shipped
+
     env = os.environ.get("MPBENCH_PLATFORMS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "platforms"
+    return Path(env) if env else shipped("platforms")
 
 
 def _dotted(path: Iterable[Any]) -> str:

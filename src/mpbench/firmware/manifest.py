@@ -90,15 +90,13 @@ class FirmwareEntry:
 
 
 def default_manifest_path() -> Path:
-    """``$MPBENCH_MANIFEST``, else the repository's ``firmware/manifest.yaml``.
+    """``$MPBENCH_MANIFEST``, else the shipped ``firmware/manifest.yaml`` (see ``mpbench.data``)."""
+    from mpbench.data import shipped
 
-    The repository copy is found relative to this package (src/mpbench/firmware
-    -> repo root), which holds for a checkout and an editable install.
-    """
     env = os.environ.get(MANIFEST_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[3] / "firmware" / "manifest.yaml"
+    return shipped("firmware/manifest.yaml")
 
 
 def load_manifest(path: Path | str | None = None) -> dict[str, FirmwareEntry]:
