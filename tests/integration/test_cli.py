@@ -143,6 +143,13 @@ def test_an_unknown_board_gives_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "unknown platform 'no-such-board'" in r.stderr and "microbit" in r.stderr
 
 
+def test_a_host_program_as_firmware_is_bad_input_not_an_emulator_crash(tmp_path: Path) -> None:
+    script = _write(tmp_path / "s.py", b"print(1)\n")
+    r = mpbench("run", "-p", "microbit", "--firmware", sys.executable, str(script))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "only 32-bit little-endian ELF is supported" in r.stderr
+
+
 @pytest.mark.emulator
 def test_a_script_that_does_not_finish_is_a_verdict_exit_1(tmp_path: Path) -> None:
     needs("unix")

@@ -146,6 +146,12 @@ def _local(entry: FirmwareEntry, path: Path, named_by: str, *, check_hash: bool)
     fmt = detect_format(path)
     if fmt == "bin" and entry.load_address is None:
         raise FirmwareError(f"{entry.id}: {path} is a raw binary and the manifest gives no load address for it")
+    if fmt != "bin":
+        # Parse it now: an image the emulator cannot load (a host program's 64-bit ELF, a
+        # damaged hex) is bad input to name here, not an emulator crash to report later.
+        from mpbench.firmware.formats import read_segments
+
+        read_segments(path, fmt, entry.load_address)
     actual = sha256_file(path)
     if check_hash and entry.sha256 is not None and actual != entry.sha256:
         raise FirmwareHashMismatch(str(path), entry.sha256, actual)
