@@ -3,8 +3,11 @@
 Like pyserial's ``Timeout``: ``None`` means wait forever, and the caller that
 gives up can say how long it waited in total and on which clock. The clock
 is the host's monotonic clock, or an emulator's virtual clock (Renode), so a
-slow host does not make a board look hung; a virtual deadline still gives up
-after a generous host-time cap, in case the emulation itself stalls.
+slow host does not make a board look hung. A virtual deadline also lasts at
+least its timeout in host time: an idle emulation runs its virtual time far
+faster than the host's while it waits for input, so a host that is slow to
+send the next bytes must not make the board look hung either. It still gives
+up after a generous host-time cap, in case the emulation itself stalls.
 """
 
 from __future__ import annotations
@@ -45,16 +48,26 @@ class Deadline:
         self.start = self.clock.now()
         self._end = None if timeout is None else self.start + timeout
         self._host_end = None
+        self._host_min = None
         if timeout is not None and self.clock is not HOST:
-            self._host_end = time.monotonic() + host_cap(timeout)
+            host_now = time.monotonic()
+            self._host_min = host_now + timeout
+            self._host_end = host_now + host_cap(timeout)
 
     def remaining(self) -> float | None:
-        """Seconds left on the deadline's clock (never negative), or None for no limit."""
+        """Seconds left (never negative), or None for no limit.
+
+        On a virtual clock: the larger of what is left in virtual time and
+        in host time, and nothing once the host-time cap is reached.
+        """
         if self._end is None:
             return None
-        if self._host_end is not None and time.monotonic() >= self._host_end:
+        if self._host_end is None or self._host_min is None:
+            return max(0.0, self._end - self.clock.now())
+        host_now = time.monotonic()
+        if host_now >= self._host_end:
             return 0.0
-        return max(0.0, self._end - self.clock.now())
+        return max(0.0, self._end - self.clock.now(), self._host_min - host_now)
 
     def expired(self) -> bool:
         return self._end is not None and self.remaining() == 0.0
