@@ -644,6 +644,21 @@ def test_session_exec_of_a_2kb_script_through_the_lossy_ring_is_exact() -> None:
     assert "_mpb_src" not in con.globals  # the staging variable is removed again
 
 
+def test_the_chunks_of_a_long_script_share_one_timeout() -> None:
+    # Four chunks of about 0.4 s each: each would finish within 1 s on its own, the script does not.
+    pad = "#" + "x" * 420
+    code = "".join(f"import time; time.sleep(0.4)  {pad}\nprint({i})\n" for i in range(4))
+    con = FakeMicrobit()
+    s = ReplSession(con, MICROBIT, timeout=5.0)
+    s.wait_for_prompt(3.0)
+    s.enter_raw()
+    started = time.monotonic()
+    with pytest.raises(ConsoleTimeout):
+        s.exec(code, timeout=1.0)
+    assert time.monotonic() - started < 1.9  # gave up within the one budget, not 1 s per chunk
+    assert len(con.pastes) < 4
+
+
 def test_session_without_a_window_loses_bytes_in_the_ring() -> None:
     # The same board described without its ring size: the session writes whole
     # blocks, the ring drops bytes, and the script cannot run as written.
