@@ -73,3 +73,11 @@ def test_a_monitor_that_never_answers_is_an_engine_error() -> None:
     with pytest.raises(EngineError) as info:
         clock.read(0.3)
     assert "did not report its virtual time" in str(info.value) and info.value.board_error
+
+
+def test_a_fresh_reading_waits_for_the_answer_to_its_own_question() -> None:
+    clock, monitor = make(1.0, delay=0.01)
+    assert clock.now() == pytest.approx(1.0)
+    monitor.value, monitor.delay = 7.5, 0.3
+    assert clock.now() == pytest.approx(1.0)  # the latest answer stands; the new one is on its way
+    assert clock.fresh(2.0) == pytest.approx(7.5)

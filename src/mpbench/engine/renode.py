@@ -244,10 +244,10 @@ class RenodeEngine(Engine):
         with contextlib.suppress(OSError, EngineError):
             self.monitor("emulation GetTimeSourceInfo", record=False)
 
-    def virtual_time(self, wait: float = 2.0) -> float | None:
-        """Seconds of virtual time this board has run (across restarts), or None if Renode did not say."""
+    def virtual_time(self, wait: float = 5.0) -> float | None:
+        """Seconds of virtual time this board has run now (across restarts), or None if Renode did not say."""
         try:
-            return self._clock.read(wait)
+            return self._clock.fresh(wait)
         except EngineError:
             return None
 
@@ -335,13 +335,33 @@ class VirtualClock:
         self._base = 0.0
         self._last: float | None = None
         self._asked: float | None = None
+        self._answers = 0
+        self._fresh = threading.Condition(self._lock)
 
     def answer(self, seconds: float) -> None:
         """Renode said its virtual time (called from the output thread)."""
         with self._lock:
             if self._last is None or seconds >= self._last:
                 self._last = seconds
+            self._answers += 1
+            self._fresh.notify_all()
         self._answered.set()
+
+    def fresh(self, wait: float) -> float:
+        """Ask now and wait up to ``wait`` host seconds for the answer to this very question."""
+        with self._lock:
+            seen = self._answers
+        self._asked = time.monotonic()
+        self.engine.ask_time()
+        with self._lock:
+            if not self._fresh.wait_for(lambda: self._answers > seen, wait):
+                raise EngineError(
+                    f"Renode did not report its virtual time within {wait:.0f} s (its monitor does not answer)",
+                    engine="renode",
+                    stderr_tail=self.engine.log_tail(),
+                )
+            assert self._last is not None
+            return self._base + self._last
 
     def new_process(self) -> None:
         """A new Renode process starts at zero: keep what the last one reached as the base."""

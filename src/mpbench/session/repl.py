@@ -79,6 +79,29 @@ def _unknown_on_error(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _only_reads(method: F) -> F:
+    """For calls that only read a running block's output: a timeout leaves the mode as it was.
+
+    Nothing was sent, so waiting in vain for a text says nothing new about
+    where the REPL is (the block still runs, and ``exec_follow`` can still
+    collect it); any other error leaves the mode unknown.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: ReplSession, *args: Any, **kwargs: Any) -> Any:
+        mode = self.mode
+        try:
+            return method(self, *args, **kwargs)
+        except ConsoleTimeout:
+            self._enter(mode)
+            raise
+        except BaseException:
+            self._enter(ReplMode.UNKNOWN)
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class ExecResult:
     """What one block printed, and the exception it raised, if any."""
@@ -162,13 +185,13 @@ class ReplSession:
         return Deadline(self.timeout if timeout is None else timeout, self.clock)
 
     @recorded("read_until", "pattern", "timeout")
-    @_unknown_on_error
+    @_only_reads
     def read_until(self, pattern: bytes | re.Pattern[bytes], timeout: float | None = None, what: str = "") -> bytes:
         """Consume console output through ``pattern`` (for data a running script prints)."""
         return self.reader.read_until(pattern, self._deadline(timeout), what)
 
     @recorded("wait_for", "text", "timeout")
-    @_unknown_on_error
+    @_only_reads
     def wait_for_text(self, text: bytes, timeout: float | None = None) -> bytes | None:
         """Wait until the running block prints ``text``; return the output through it.
 
