@@ -145,16 +145,19 @@ def test_repro_run_exits_2_on_a_bundle_it_cannot_use(
     assert code == (0 if kind == "host" else 2), err  # show runs nothing, so a host bundle may be shown
 
 
-def test_repro_show_prints_the_readme_and_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_repro_show_prints_a_summary_and_escapes_what_the_bundle_says(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     def escape(doc: dict[str, Any]) -> None:
         doc["failure"]["summary"] = "boom \x1b[2J\x07"
 
     path = bundle_file(tmp_path, change=escape)
     code, out, _ = run_cli(capsys, "repro", "show", str(path))
     assert code == 0
-    assert "# mpbench bug report: microbit" in out and "mpbench repro run b.mpbundle" in out
-    assert "fingerprint " in out and "steps        8" in out
-    assert "\x1b" not in out and "\x07" not in out and "\\x1b[2J" in out  # terminal escapes are shown, not obeyed
+    assert "board        microbit (engine qemu)" in out and "steps        8" in out
+    assert "fingerprint " in out and "not a seal" in out
+    assert "\x1b" not in out and "\x07" not in out and "  | boom \\x1b[2J\\x07" in out  # shown, not obeyed
+    assert "# mpbench bug report" not in out  # the sender's README only with --readme
 
 
 def test_repeat_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

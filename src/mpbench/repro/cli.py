@@ -3,8 +3,8 @@
 ``create`` boots a board deterministically, runs a script with every session
 call recorded and writes the bundle; ``run`` replays a bundle and says
 whether the board said the same thing (exit 0), something different (exit 1)
-or could not be set up (exit 2); ``show`` prints what a bundle holds without
-running anything.
+or could not be set up (exit 2); ``show`` prints what a replay would do, from
+bundle.json, without running anything.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from mpbench.platform_loader import find_platform
 from mpbench.repro.bundle import SUFFIX, read_bundle, short
 from mpbench.repro.capture import describe, sanitize, save
 from mpbench.repro.replay import diff, prepare, replay_once, summary, visible
+from mpbench.repro.show import render
 
 EXIT_OK, EXIT_DIFFERENT = 0, 1
 
@@ -112,28 +113,9 @@ def do_run(args: argparse.Namespace) -> int:
 
 
 def do_show(args: argparse.Namespace) -> int:
+    """Print what a replay would do, from bundle.json; the sender's README only with ``--readme``, last."""
     bundle = read_bundle(args.bundle)
-    doc = bundle.doc
-    fw, det = doc["firmware"], doc["determinism"]
-    print(visible(bundle.readme).rstrip())
-    print("\n---")
-    rows = [
-        (
-            "bundle",
-            f"{bundle.path} (format {doc['format']} version {doc['version']}, mpbench {doc['mpbench_version']})",
-        ),
-        ("members", ", ".join(f"{k} ({v} bytes)" for k, v in bundle.member_sizes.items())),
-        ("created", doc["created"]),
-        ("board", f"{doc['platform']['name']} ({doc['platform']['file']}, engine {doc['engine']['name']})"),
-        ("firmware", f"{fw['id']} {fw['version']} sha256 {fw['sha256']} " + ("(included)" if fw["included"] else "")),
-        ("engine", f"{doc['engine']['version']}: {' '.join(doc['engine']['argv'])}"),
-        ("determinism", f"{det['method']} {det['setting'] or ''} used={det['used']}; {det['note']}"),
-        ("seed", f"{doc['seed']['value']} (used: {doc['seed']['used']})"),
-        ("steps", str(len(doc["steps"]))),
-        ("fingerprint", bundle.fingerprint),
-    ]
-    for key, value in rows:
-        print(f"{key:12} {visible(value)}")
+    print(render(bundle, include_readme=args.readme))
     return EXIT_OK
 
 
@@ -156,8 +138,11 @@ def repro_args(p: argparse.ArgumentParser) -> None:
     run.add_argument("--allow-host", action="store_true", help="replay a unix-port bundle (its code runs on this host)")
     run.add_argument("--firmware", help="boot this image (it must have the recorded sha256)")
     run.add_argument("--fetch", action="store_true", help="download the recorded firmware if it is not cached")
-    show = sub.add_parser("show", help="print a bundle's README and a summary; runs nothing")
+    show = sub.add_parser("show", help="print every step and all code a replay would send; runs nothing")
     show.add_argument("bundle")
+    show.add_argument(
+        "--readme", action="store_true", help="also print the sender's README.md, last and marked as unverified"
+    )
 
 
 __all__ = ["do_repro", "repro_args"]

@@ -219,9 +219,21 @@ def replay_once(bundle: Bundle, setup: Setup) -> Run:
     return Run(records, fingerprint(records), errors)
 
 
+def escape_char(c: str) -> str:
+    """One character a terminal must not obey, as ``\\xNN`` (up to 0xff) or ``\\uNNNN``/``\\UNNNNNNNN``."""
+    o = ord(c)
+    return f"\\x{o:02x}" if o < 0x100 else (f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}")
+
+
 def visible(text: str) -> str:
-    """Untrusted text made safe for a terminal: control bytes other than newline and tab as ``\\xNN``."""
-    return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" for c in text)
+    """Untrusted text made safe for a terminal: everything not printable except newline and tab, escaped.
+
+    Not printable (``str.isprintable``) covers control characters, ANSI
+    escapes' ESC, C1 controls and invisible formatting characters such as
+    the bidirectional overrides that can make code read differently from
+    what it is.
+    """
+    return "".join(c if c.isprintable() or c in "\n\t" else escape_char(c) for c in text)
 
 
 def diff(recorded: list[dict[str, Any]], replayed: list[dict[str, Any]], label: str) -> str:
@@ -244,4 +256,4 @@ def summary(fingerprints: list[str], recorded: str) -> str:
     return "; ".join(parts)
 
 
-__all__ = ["Run", "Setup", "apply", "diff", "prepare", "replay_once", "summary", "visible"]
+__all__ = ["Run", "Setup", "apply", "diff", "escape_char", "prepare", "replay_once", "summary", "visible"]
