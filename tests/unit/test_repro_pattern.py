@@ -15,15 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_repro_bundle import make_doc, refused
+from test_repro_bundle import make_doc, refused, stand_in_board
 
 from mpbench.cli import main
 from mpbench.console.base import Console
 from mpbench.deadline import Deadline
-from mpbench.errors import ConsoleTimeout
+from mpbench.errors import BundleError, ConsoleTimeout
 from mpbench.repro.bundle import read_bundle, write_bundle
+from mpbench.repro.capture import describe
 from mpbench.repro.pattern import PatternError, compile_pattern, is_re2
 from mpbench.session.reader import ConsoleReader
+from mpbench.session.recorder import Step
 
 EVIL = "(a|aa)+$"
 
@@ -122,3 +124,11 @@ def test_re2_errors_stay_off_stderr(capfd: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(PatternError):
         compile_pattern("(")
     assert capfd.readouterr().err == ""  # RE2 logs parse errors there unless told not to
+
+
+def test_a_bundle_is_not_written_with_a_pattern_no_replay_could_compile() -> None:
+    steps = [Step("read_until", {"pattern": re.compile(rb"(?<=x)y"), "timeout": 1.0}, 0.1)]
+    with pytest.raises(BundleError) as info:
+        describe(stand_in_board(), steps, [], "raw", {"kind": "cli", "script": "s.py"}, None)
+    assert "step 1 (read_until): argument 'pattern' cannot go into a bundle" in str(info.value)
+    assert "RE2" in str(info.value)

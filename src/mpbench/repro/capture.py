@@ -4,6 +4,11 @@ Used by ``mpbench repro create`` and by the Robot library's teardown. Both
 hand over a ``Board`` (platform, firmware, engine) plus the slice of steps
 and console traffic that belongs to the failure; this module only describes
 them, it never talks to the board.
+
+What it records is what a replay will do: the timing mode the board really
+ran in (the Robot library boots boards without ``-icount``, ``repro create``
+with it, and a replay uses the recorded one), and patterns only if RE2 can
+compile them (a replay compiles with nothing else).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from mpbench.board import Board
 from mpbench.console.transcript import Chunk, Transcript
 from mpbench.errors import BundleError
 from mpbench.repro.bundle import FORMAT, SUFFIX, VERSION, fingerprint, short, write_bundle
+from mpbench.repro.pattern import PatternError, compile_pattern
 from mpbench.session.recorder import Step
 
 VIRTUAL_TIME = (
@@ -63,8 +69,8 @@ def describe(
         if hashlib.sha256(data).hexdigest() != fw.sha256:
             raise BundleError(board.name, f"{fw.path} changed since it was booted; not including it")
         member = (f"firmware/{sanitize(Path(fw.path).name, 100).lstrip('-') or 'image'}", data)
+    _check_patterns(board.name, steps)
     det = engine.determinism()
-    replays = det.method != "none"
     doc: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -91,8 +97,8 @@ def describe(
         "determinism": {
             "method": det.method,
             "setting": det.setting,
-            "used": det.active,
-            "replays_deterministic": replays,
+            "used": det.active,  # a replay runs in this mode, so it is the one this run really used
+            "replays_deterministic": det.active,
             "note": det.note,
             "virtual_time": VIRTUAL_TIME,
         },
@@ -102,6 +108,22 @@ def describe(
         "transcript": {"records": [dict(r) for r in records], "fingerprint": fingerprint(records)},
     }
     return doc, member
+
+
+def _check_patterns(name: str, steps: Sequence[Step]) -> None:
+    """Refuse to write a bundle no replay could read: every pattern must compile with RE2."""
+    for i, step in enumerate(steps, 1):
+        for arg, value in step.args.items():
+            if isinstance(value, re.Pattern):
+                raw = value.pattern if isinstance(value.pattern, bytes) else value.pattern.encode("utf-8")
+                try:
+                    compile_pattern(raw.decode("latin-1"), int(value.flags & ~re.UNICODE))
+                except PatternError as e:
+                    raise BundleError(
+                        name,
+                        f"step {i} ({step.kind}): argument {arg!r} cannot go into a bundle: {e}; replays compile "
+                        "patterns with RE2 only (literal text, or RE2 syntax: no backreferences or lookaround)",
+                    ) from e
 
 
 def _step_line(i: int, step: Mapping[str, Any]) -> str:
