@@ -254,6 +254,53 @@ def test_a_replay_runs_in_the_recorded_timing_mode(which: str, request: pytest.F
     assert run.fingerprint == bundle.fingerprint, run.errors
 
 
+# -- no local paths in a bundle ------------------------------------------------------------
+def local_paths() -> list[str]:
+    return ["/tmp/", "/home", "/root", str(ROOT), str(Path.home()), os.environ.get("TMPDIR", "/tmp")]
+
+
+def test_a_bundle_from_a_real_microbit_run_holds_no_local_path(tmp_path: Path) -> None:
+    """Firmware given by --firmware from a temp folder, the engine's private folder in QEMU's command
+    line, the checkout: none of it may reach bundle.json, and the bundle still replays the same."""
+    needs("microbit")
+    image = tmp_path / "images" / "microbit.hex"
+    image.parent.mkdir()
+    image.write_bytes(Path("/usr/share/firmware-microbit-micropython/firmware.hex").read_bytes())
+    (tmp_path / "s.py").write_text("print('hello')\nraise OSError(5)\n")
+    r = mpbench("repro", "create", "-p", "microbit", "--firmware", str(image), "s.py", "-o", "b.mpbundle", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    with tarfile.open(tmp_path / "b.mpbundle") as tar:
+        raw = json.loads(tar.extractfile("bundle.json").read())  # type: ignore[union-attr]
+    text = json.dumps(raw, ensure_ascii=False)
+    for path in [*local_paths(), str(tmp_path)]:
+        assert path not in text, path
+    argv = raw["engine"]["argv"]
+    assert "loader,file=$FIRMWARE" in argv and any(a.startswith("unix:$WORKDIR/") for a in argv), argv
+    replay = mpbench("repro", "run", "--firmware", str(image), "b.mpbundle", cwd=tmp_path)
+    assert replay.returncode == 0 and replay.stdout.rstrip().endswith("same"), replay.stdout + replay.stderr
+
+
+def test_a_robot_bundle_holds_no_local_path(robot_bundle: Path) -> None:
+    text = json.dumps(read_bundle(robot_bundle).doc, ensure_ascii=False)
+    for path in [*local_paths(), str(robot_bundle.parent)]:
+        assert path not in text, path
+
+
+def test_a_unix_bundle_that_prints_its_folder_replays_the_same(tmp_path: Path) -> None:
+    """The port runs in the engine's private folder, whose name differs on every run: recorded and
+    replayed transcripts both carry it as $WORKDIR, so the replay is `same`, and no path is in the bundle."""
+    needs("unix")
+    (tmp_path / "cwd.py").write_text("import os\nprint(os.getcwd())\n")
+    assert mpbench("repro", "create", "-p", "unix", "cwd.py", "-o", "u.mpbundle", cwd=tmp_path).returncode == 0
+    b = read_bundle(tmp_path / "u.mpbundle")
+    assert b"$WORKDIR\n" in b"".join(r["data"].encode("latin-1") for r in b.records if r["dir"] == "rx")
+    text = json.dumps(b.doc, ensure_ascii=False)
+    for path in [*local_paths(), str(tmp_path)]:
+        assert path not in text, path
+    r = mpbench("repro", "run", "--allow-host", "u.mpbundle", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.rstrip().endswith("same"), r.stdout + r.stderr
+
+
 # -- patterns: RE2 on a real replay ---------------------------------------------------------
 def test_a_catastrophic_pattern_replays_in_seconds_on_microbit(tmp_path: Path) -> None:
     """Recorded for real with a harmless pattern, then given (a|aa)+$ as a hostile sender would.

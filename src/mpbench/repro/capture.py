@@ -8,7 +8,8 @@ them, it never talks to the board.
 What it records is what a replay will do: the timing mode the board really
 ran in (the Robot library boots boards without ``-icount``, ``repro create``
 with it, and a replay uses the recorded one), and patterns only if RE2 can
-compile them (a replay compiles with nothing else).
+compile them (a replay compiles with nothing else). Local absolute paths are
+replaced (``scrub``) so a bundle says nothing about the sender's machine.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from mpbench.console.transcript import Chunk, Transcript
 from mpbench.errors import BundleError
 from mpbench.repro.bundle import FORMAT, SUFFIX, VERSION, fingerprint, short, write_bundle
 from mpbench.repro.pattern import PatternError, compile_pattern
+from mpbench.repro.scrub import board_paths, scrub_records, scrub_text
 from mpbench.session.recorder import Step
 
 VIRTUAL_TIME = (
@@ -70,7 +72,11 @@ def describe(
             raise BundleError(board.name, f"{fw.path} changed since it was booted; not including it")
         member = (f"firmware/{sanitize(Path(fw.path).name, 100).lstrip('-') or 'image'}", data)
     _check_patterns(board.name, steps)
+    paths = board_paths(board)
     det = engine.determinism()
+    text = scrub_text(text, paths)
+    records = scrub_records(records, paths)
+    failure = {k: scrub_text(str(v), paths) for k, v in failure.items()} if failure else None
     doc: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -88,12 +94,16 @@ def describe(
         "firmware": {
             "id": fw.id,
             "sha256": fw.sha256,
-            "source": fw.source,
+            "source": scrub_text(fw.source, paths),
             "version": fw.version,
             "format": fw.format,
             "included": member[0] if member else None,
         },
-        "engine": {"name": engine.name, "version": engine.version(), "argv": list(engine.argv)},
+        "engine": {
+            "name": engine.name,
+            "version": scrub_text(engine.version(), paths),
+            "argv": [scrub_text(a, paths) for a in engine.argv],
+        },
         "determinism": {
             "method": det.method,
             "setting": det.setting,
@@ -103,11 +113,24 @@ def describe(
             "virtual_time": VIRTUAL_TIME,
         },
         "seed": {"value": secrets.randbits(32), "used": False, "note": SEED_NOTE},
-        "session": {"timeout": board.timeout, "start_mode": start_mode, "boot_output": board.boot_output},
-        "steps": [s.to_json() for s in steps],
+        "session": {
+            "timeout": board.timeout,
+            "start_mode": start_mode,
+            "boot_output": scrub_text(board.boot_output, paths),
+        },
+        "steps": [_scrubbed_step(s, paths) for s in steps],
         "transcript": {"records": [dict(r) for r in records], "fingerprint": fingerprint(records)},
     }
     return doc, member
+
+
+def _scrubbed_step(step: Step, paths: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """A step as JSON with local paths out of its outcome; its arguments stay exactly what a replay sends."""
+    out = step.to_json()
+    for key in ("error", "raised"):
+        if out[key] is not None:
+            out[key] = scrub_text(out[key], paths)
+    return out
 
 
 def _check_patterns(name: str, steps: Sequence[Step]) -> None:

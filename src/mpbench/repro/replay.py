@@ -46,6 +46,7 @@ from mpbench.errors import EXIT_BOARD, BundleError, FirmwareError, MpbenchError,
 from mpbench.platform import Platform
 from mpbench.platform_loader import default_directory, find_platform
 from mpbench.repro.bundle import Bundle, fingerprint, normalise, short
+from mpbench.repro.scrub import board_paths, known_paths, scrub_records, scrub_text
 from mpbench.session.recorder import Step
 
 
@@ -195,7 +196,8 @@ def prepare(
             "never a program from a bundle (expected a host bundle without firmware)",
         )
     notes = []
-    local_text = platform.path.read_text(encoding="utf-8")
+    # compared as a bundle stores it: with this machine's paths as placeholders
+    local_text = scrub_text(platform.path.read_text(encoding="utf-8"), known_paths(platform.path))
     if local_text != doc["platform"]["text"]:
         diff = difflib.unified_diff(
             doc["platform"]["text"].splitlines(),
@@ -348,6 +350,7 @@ def replay_once(bundle: Bundle, setup: Setup, max_time: float | None = None) -> 
     finally:
         board.stop()
     records = board.transcript.to_records()[mark:] if board.transcript is not None else []
+    records = scrub_records(records, board_paths(board))  # this machine's paths, as the recording's were
     argv = tuple(board.engine.argv) if board.engine is not None else ()
     return Run(records, fingerprint(records), errors, determinism, argv)
 
