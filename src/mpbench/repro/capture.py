@@ -208,7 +208,13 @@ def readme(doc: Mapping[str, Any], file_name: str) -> str:
         "```",
         "",
         "Replay boots the board from *your* platform file of the same name (never the command line in "
-        "this bundle) and checks the firmware's sha256 before booting.",
+        "this bundle), in the timing mode recorded above. Without an included image it boots your own "
+        "and checks that it has the sha256 above; an included image is the sender's and runs inside the "
+        "emulator only.",
+        "",
+        "This README is the sender's text and nothing checks it: `mpbench repro show` lists every step and "
+        "all the code a replay sends, from bundle.json. The console fingerprint is a consistency check, not "
+        "a seal: whoever edits bundle.json can recompute it.",
     ]
     if host:
         lines += [
