@@ -95,6 +95,10 @@ KINDS: dict[str, tuple[Callable[[Path], Path], str]] = {
         lambda p: with_json(p, doc_json(raw=lambda t: t.replace('"line_offset": 0', '"line_offset": ' + "9" * 400))),
         "integer of 400 digits is out of range",
     ),
+    "a line offset of a billion": (
+        lambda p: with_json(p, doc_json(lambda d: d["steps"][2]["args"].update(line_offset=10**9))),
+        "steps[2] (start): line_offset 1000000000 is not between 0 and 1000000",
+    ),
     "the wrong schema": (
         lambda p: with_json(p, doc_json(lambda d: d["session"].update(start_mode="paste"))),
         "bundle.json: session.start_mode:",

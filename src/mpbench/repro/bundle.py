@@ -53,6 +53,8 @@ MAX_README_BYTES = 4 * 1024 * 1024
 MAX_MEMBERS = 8
 #: Seconds a recorded step may wait at most: a bundle cannot make a replay hang for days.
 MAX_STEP_TIMEOUT = 3600.0
+#: The largest line offset of a block (where a long script was cut into chunks): a script's line count.
+MAX_LINE_OFFSET = 1_000_000
 
 _TEXT, _NUM = (str,), (int, float)
 #: Per step kind: argument name -> (JSON types allowed, may be None).
@@ -342,8 +344,9 @@ def _check_step(where: str, i: int, step: dict[str, Any]) -> None:
             raise BundleError(where, f"{at}: argument {name!r} has the wrong type ({type(value).__name__})")
         if name == "timeout" and not 0 < value <= MAX_STEP_TIMEOUT:
             raise BundleError(where, f"{at}: timeout {value!r} is not between 0 and {MAX_STEP_TIMEOUT:.0f} s")
-        if name == "line_offset" and value < 0:
-            raise BundleError(where, f"{at}: line_offset {value!r} is negative")
+        if name == "line_offset" and not 0 <= value <= MAX_LINE_OFFSET:
+            # a replay sends that many newlines ahead of the block on raw-paste boards
+            raise BundleError(where, f"{at}: line_offset {value!r} is not between 0 and {MAX_LINE_OFFSET}")
         if isinstance(value, dict):
             _check_encoded(where, at, name, value)
 
