@@ -16,12 +16,19 @@ import re
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import emulator_pids, wait_gone
+from mpbench.board import Board
+from mpbench.errors import ConsoleTimeout
+from mpbench.platform_loader import find_platform
 from mpbench.repro.bundle import fingerprint, read_bundle
+from mpbench.repro.capture import describe, save
+from mpbench.repro.replay import prepare, replay_once
 from support import ROOT, mpbench, needs
 
 pytestmark = pytest.mark.emulator
@@ -225,3 +232,142 @@ def test_no_bundle_leaves_an_emulator_or_temporary_folder(tmp_path: Path) -> Non
     assert mpbench("repro", "run", "ok.microbit.mpbundle", cwd=tmp_path).returncode == 0
     after = {p.name for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("mpbench-replay-*")}
     assert after <= before
+
+
+# -- a replay runs in the timing mode the recording used ---------------------------------
+@pytest.mark.parametrize("which", ["robot", "create"])
+def test_a_replay_runs_in_the_recorded_timing_mode(which: str, request: pytest.FixtureRequest) -> None:
+    """Robot boots boards host-timed, `repro create` with -icount: each bundle says which, and a replay
+    (the real QEMU it starts) runs in that mode and gives the recording's fingerprint."""
+    path: Path = request.getfixturevalue("robot_bundle" if which == "robot" else "created")
+    bundle = read_bundle(path)
+    recorded = bundle.doc["determinism"]
+    assert recorded["used"] is (which == "create") and recorded["replays_deterministic"] is recorded["used"]
+    assert ("-icount" in bundle.doc["engine"]["argv"]) is recorded["used"]
+    setup = prepare(bundle)
+    try:
+        run = replay_once(bundle, setup, max_time=120.0)
+    finally:
+        setup.close()
+    assert run.determinism is not None and run.determinism.active is recorded["used"]
+    assert ("-icount" in run.argv) is recorded["used"]
+    assert run.fingerprint == bundle.fingerprint, run.errors
+
+
+# -- no local paths in a bundle ------------------------------------------------------------
+def local_paths() -> list[str]:
+    return ["/tmp/", "/home", "/root", str(ROOT), str(Path.home()), os.environ.get("TMPDIR", "/tmp")]
+
+
+def test_a_bundle_from_a_real_microbit_run_holds_no_local_path(tmp_path: Path) -> None:
+    """Firmware given by --firmware from a temp folder, the engine's private folder in QEMU's command
+    line, the checkout: none of it may reach bundle.json, and the bundle still replays the same."""
+    needs("microbit")
+    image = tmp_path / "images" / "microbit.hex"
+    image.parent.mkdir()
+    image.write_bytes(Path("/usr/share/firmware-microbit-micropython/firmware.hex").read_bytes())
+    (tmp_path / "s.py").write_text("print('hello')\nraise OSError(5)\n")
+    r = mpbench("repro", "create", "-p", "microbit", "--firmware", str(image), "s.py", "-o", "b.mpbundle", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    with tarfile.open(tmp_path / "b.mpbundle") as tar:
+        raw = json.loads(tar.extractfile("bundle.json").read())  # type: ignore[union-attr]
+    text = json.dumps(raw, ensure_ascii=False)
+    for path in [*local_paths(), str(tmp_path)]:
+        assert path not in text, path
+    argv = raw["engine"]["argv"]
+    assert "loader,file=$FIRMWARE" in argv and any(a.startswith("unix:$WORKDIR/") for a in argv), argv
+    replay = mpbench("repro", "run", "--firmware", str(image), "b.mpbundle", cwd=tmp_path)
+    assert replay.returncode == 0 and replay.stdout.rstrip().endswith("same"), replay.stdout + replay.stderr
+
+
+def test_a_robot_bundle_holds_no_local_path(robot_bundle: Path) -> None:
+    text = json.dumps(read_bundle(robot_bundle).doc, ensure_ascii=False)
+    for path in [*local_paths(), str(robot_bundle.parent)]:
+        assert path not in text, path
+
+
+def test_a_unix_bundle_that_prints_its_folder_replays_the_same(tmp_path: Path) -> None:
+    """The port runs in the engine's private folder, whose name differs on every run: recorded and
+    replayed transcripts both carry it as $WORKDIR, so the replay is `same`, and no path is in the bundle."""
+    needs("unix")
+    (tmp_path / "cwd.py").write_text("import os\nprint(os.getcwd())\n")
+    assert mpbench("repro", "create", "-p", "unix", "cwd.py", "-o", "u.mpbundle", cwd=tmp_path).returncode == 0
+    b = read_bundle(tmp_path / "u.mpbundle")
+    assert b"$WORKDIR\n" in b"".join(r["data"].encode("latin-1") for r in b.records if r["dir"] == "rx")
+    text = json.dumps(b.doc, ensure_ascii=False)
+    for path in [*local_paths(), str(tmp_path)]:
+        assert path not in text, path
+    r = mpbench("repro", "run", "--allow-host", "u.mpbundle", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.rstrip().endswith("same"), r.stdout + r.stderr
+
+
+# -- patterns: RE2 on a real replay ---------------------------------------------------------
+def test_a_catastrophic_pattern_replays_in_seconds_on_microbit(tmp_path: Path) -> None:
+    """Recorded for real with a harmless pattern, then given (a|aa)+$ as a hostile sender would.
+
+    A wait for a text the board never prints comes first and times out, so when the pattern is
+    searched the buffer already holds the whole line of 60 a's and a b (on a partial line of a's
+    the pattern would simply match). Python's re would take ages there (32 a's: 1.4 s, each one
+    more about 1.6 times that); RE2 times out after the recorded second and the replay goes on to
+    give the recording's fingerprint.
+    """
+    needs("microbit")
+    board = Board(find_platform("microbit"), deterministic=True, record=True).start()
+    try:
+        assert board.session is not None and board.recorder is not None
+        s, steps_mark, records_mark = board.session, board.recorder.mark(), board.transcript.mark()
+        s.exec_start("print('a' * 60 + 'b')\nwhile True:\n    pass\n", 5.0)
+        for wait in (lambda: s.wait_for_text(b"#", 1.0), lambda: s.read_until(re.compile(rb"#+$"), 1.0)):
+            with pytest.raises(ConsoleTimeout):  # the board never prints a "#"
+                wait()
+        assert bytes(s.reader.buf).startswith(b"a" * 60 + b"b")
+        s.interrupt()
+        assert "KeyboardInterrupt" in s.exec_follow(5.0).stderr
+    finally:
+        board.stop()
+    doc, _ = describe(
+        board,
+        board.recorder.since(steps_mark),
+        board.transcript.to_records()[records_mark:],
+        "raw",
+        {"kind": "cli", "script": "evil.py"},
+        None,
+    )
+    assert [s["kind"] for s in doc["steps"]] == ["start", "wait_for", "read_until", "interrupt", "follow"]
+    doc["steps"][2]["args"]["pattern"]["regex"] = "(a|aa)+$"
+    save(tmp_path / "evil.mpbundle", doc, None)
+    started = time.monotonic()
+    r = mpbench("repro", "run", "evil.mpbundle", cwd=tmp_path, timeout=300)
+    assert r.returncode == 0 and r.stdout.rstrip().endswith("same"), r.stdout + r.stderr
+    assert "step 3 (read_until): ConsoleTimeout: no b'(a|aa)+$' on the console after waiting 1.0 s" in r.stdout
+    assert time.monotonic() - started < 60
+
+
+# -- the whole replay's time is bounded -------------------------------------------------------
+def test_max_time_stops_a_replay_that_would_wait_an_hour_and_stops_the_board(created: Path, tmp_path: Path) -> None:
+    def hang(doc: dict[str, Any]) -> None:
+        doc["steps"] = [
+            {"kind": "start", "t": 0.1, "args": {"code": "while True:\n    pass\n", "timeout": None, "line_offset": 0}},
+            {"kind": "follow", "t": 0.2, "args": {"timeout": 3600}},
+        ]
+
+    path = rewrite(created, tmp_path / "hang.mpbundle", hang)
+    before = set(emulator_pids())
+    started = time.monotonic()
+    r = mpbench("repro", "run", "--max-time", "6", str(path), timeout=300)
+    took = time.monotonic() - started
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith(f"mpbench: {path}: the replay did not finish within 6 s (--max-time)")
+    assert "in step 2 of 2 (follow)" in r.stderr and "the board was stopped" in r.stderr
+    assert 6 <= took < 60
+    left = [p for p in emulator_pids() if p not in before]
+    assert not wait_gone(left, 3.0), f"QEMU still runs after --max-time: {left}"
+
+
+def test_the_default_time_limit_is_said_and_derived_from_the_recording(created: Path) -> None:
+    r = mpbench("repro", "run", str(created))
+    assert r.returncode == 0, r.stdout + r.stderr
+    limit = float(re.search(r"each run stops after ([0-9.]+) s \(--max-time\)", r.stdout).group(1))  # type: ignore[union-attr]
+    boot = find_platform("microbit").boot_timeout
+    assert boot + 30 <= limit < boot + 30 + 60

@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import shutil
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +19,12 @@ from test_repro_bundle import make_doc
 
 from mpbench.board import unavailable_reason
 from mpbench.cli import main
-from mpbench.errors import BundleError
+from mpbench.errors import BundleError, MpbenchError
 from mpbench.platform_loader import default_directory, find_platform
+from mpbench.repro import replay as replay_mod
 from mpbench.repro.bundle import fingerprint, read_bundle
 from mpbench.repro.capture import save
-from mpbench.repro.replay import diff, prepare, summary, visible
+from mpbench.repro.replay import default_max_time, diff, prepare, recorded_span, summary, time_limit, visible
 
 DEBIAN_SHA = "b76c8e56b4566d7bcb3607ffa5402639b106e4784a0711c45c3573d90d85e9d5"
 
@@ -145,16 +148,19 @@ def test_repro_run_exits_2_on_a_bundle_it_cannot_use(
     assert code == (0 if kind == "host" else 2), err  # show runs nothing, so a host bundle may be shown
 
 
-def test_repro_show_prints_the_readme_and_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_repro_show_prints_a_summary_and_escapes_what_the_bundle_says(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     def escape(doc: dict[str, Any]) -> None:
         doc["failure"]["summary"] = "boom \x1b[2J\x07"
 
     path = bundle_file(tmp_path, change=escape)
     code, out, _ = run_cli(capsys, "repro", "show", str(path))
     assert code == 0
-    assert "# mpbench bug report: microbit" in out and "mpbench repro run b.mpbundle" in out
-    assert "fingerprint " in out and "steps        8" in out
-    assert "\x1b" not in out and "\x07" not in out and "\\x1b[2J" in out  # terminal escapes are shown, not obeyed
+    assert "board        microbit (engine qemu)" in out and "steps        8" in out
+    assert "fingerprint " in out and "not a seal" in out
+    assert "\x1b" not in out and "\x07" not in out and "  | boom \\x1b[2J\\x07" in out  # shown, not obeyed
+    assert "# mpbench bug report" not in out  # the sender's README only with --readme
 
 
 def test_repeat_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -175,3 +181,60 @@ def test_diff_shows_the_lines_that_differ_readably() -> None:
     assert '-File "<stdin>", line 2' in text and '+File "<stdin>", line 1' in text
     assert "--- recorded" in text and "+++ replay 3" in text
     assert visible("a\x04b\n") == "a\\x04b\n"
+
+
+# -- the time limit of a whole replay -----------------------------------------------------
+def test_time_limit_interrupts_a_blocking_wait_once_and_restores_the_alarm_handler() -> None:
+    def mine(_signum: int, _frame: Any) -> None:
+        pass
+
+    previous = signal.signal(signal.SIGALRM, mine)
+    try:
+        started = time.monotonic()
+        with pytest.raises(replay_mod._Expired), time_limit(0.3):
+            time.sleep(30)  # a wait that ignores any timeout of its own
+        assert 0.25 < time.monotonic() - started < 5.0
+        assert signal.getsignal(signal.SIGALRM) is mine
+        with time_limit(0.3):
+            pass  # finished in time: the alarm is disarmed
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+        time.sleep(0.5)  # nothing fires later
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("seconds", [0.0, -1.0, float("inf"), float("nan")])
+def test_time_limit_refuses_what_is_not_a_positive_number(seconds: float) -> None:
+    with pytest.raises(MpbenchError, match="--max-time must be a positive number"), time_limit(seconds):
+        pass
+
+
+def test_the_default_time_limit_comes_from_the_local_boot_limit_and_the_recording(tmp_path: Path) -> None:
+    platform = find_platform("microbit")
+    bundle = read_bundle(bundle_file(tmp_path))  # steps and records from 0.1 s to 1.1 s
+    assert recorded_span(bundle) == pytest.approx(1.0)
+    assert default_max_time(bundle, platform) == pytest.approx(platform.boot_timeout + 30 + 5 * 1.0)
+
+    def a_week(doc: dict[str, Any]) -> None:
+        doc["steps"][-1]["t_end"] = 7 * 24 * 3600.0
+
+    long = read_bundle(bundle_file(tmp_path, change=a_week, name="long.mpbundle"))
+    assert default_max_time(long, platform) == 3600.0  # a bundle cannot make the default limit a week
+
+
+def test_max_time_must_be_a_positive_number_of_seconds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["repro", "run", "--max-time", "0", str(bundle_file(tmp_path))])
+    assert info.value.code == 2 and "--max-time" in capsys.readouterr().err
+
+
+def test_a_host_bundle_may_not_bring_its_own_firmware(tmp_path: Path) -> None:
+    """On the host engine the "firmware" is the program that runs on this machine: never one from a bundle."""
+    doc = copy.deepcopy(make_doc("host"))
+    program = b"#!/bin/sh\ntouch /tmp/owned\n"
+    doc["firmware"]["included"] = "firmware/micropython"
+    doc["firmware"]["sha256"] = hashlib.sha256(program).hexdigest()
+    path = tmp_path / "h.mpbundle"
+    save(path, doc, ("firmware/micropython", program))
+    message = refused(path, allow_host=True)
+    assert "runs on the host engine" in message and "never a program from a bundle" in message

@@ -8,6 +8,12 @@ regular files with known names are accepted, sizes are capped, the JSON is
 checked against the schema and per step kind, and the transcript's
 fingerprint and the firmware's sha256 must match what the bundle claims.
 Every refusal is a ``BundleError`` naming the bundle and what was expected.
+
+Those two hashes are consistency checks, not tamper protection: whoever
+edits bundle.json can recompute them. What protects the reader is what a
+replay takes from the bundle at all (steps, and an image that runs inside
+the emulator; see ``replay``) and that its patterns are compiled by RE2
+(``pattern``), never by Python's backtracking ``re``.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import gzip
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import tarfile
@@ -34,7 +41,8 @@ from jsonschema import Draft202012Validator
 from mpbench.errors import BundleError
 from mpbench.firmware.cache import MAX_IMAGE_BYTES
 from mpbench.firmware.manifest import is_safe_member
-from mpbench.session.recorder import Step, decode_arg
+from mpbench.repro.pattern import PatternError, compile_pattern
+from mpbench.session.recorder import Step
 
 FORMAT = "mpbench-bundle"
 VERSION = 1
@@ -45,6 +53,8 @@ MAX_README_BYTES = 4 * 1024 * 1024
 MAX_MEMBERS = 8
 #: Seconds a recorded step may wait at most: a bundle cannot make a replay hang for days.
 MAX_STEP_TIMEOUT = 3600.0
+#: The largest line offset of a block (where a long script was cut into chunks): a script's line count.
+MAX_LINE_OFFSET = 1_000_000
 
 _TEXT, _NUM = (str,), (int, float)
 #: Per step kind: argument name -> (JSON types allowed, may be None).
@@ -135,7 +145,18 @@ class Bundle:
 
     @property
     def steps(self) -> list[Step]:
-        return [Step.from_json(s) for s in self.doc["steps"]]
+        """The recorded calls, as a replay makes them (and ``repro show`` prints them): patterns compiled by RE2."""
+        return [
+            Step(
+                kind=s["kind"],
+                args={k: decode_value(v) for k, v in s["args"].items()},
+                t=float(s["t"]),
+                t_end=s.get("t_end"),
+                error=s.get("error"),
+                raised=s.get("raised"),
+            )
+            for s in self.doc["steps"]
+        ]
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -226,9 +247,43 @@ def _members(where: str, data: bytes) -> dict[str, bytes]:
     return files
 
 
+def decode_value(value: Any) -> Any:
+    """A step argument from bundle.json: ``{"bytes"}`` as bytes, ``{"regex"}`` as an RE2 pattern, else as is.
+
+    The bundle's counterpart of ``recorder.decode_arg``, which compiles with
+    Python's ``re`` and so is only for steps this process recorded itself.
+    """
+    if isinstance(value, dict) and set(value) == {"bytes"}:
+        return value["bytes"].encode("latin-1")
+    if isinstance(value, dict) and "regex" in value:
+        return compile_pattern(value["regex"], int(value.get("flags", 0)))
+    return value
+
+
+#: Integers longer than this many digits are refused (nothing in a bundle needs more; seeds are 32-bit).
+_MAX_INT_DIGITS = 20
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range (a bundle's numbers are finite)")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise ValueError(f"integer of {len(text)} digits is out of range")
+    return int(text)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (a bundle's numbers are finite)")
+
+
 def _parse_json(where: str, raw: bytes) -> dict[str, Any]:
     try:
-        doc = json.loads(raw.decode("utf-8"))
+        doc = json.loads(raw.decode("utf-8"), parse_float=_finite, parse_int=_bounded_int, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise BundleError(where, f"{JSON_MEMBER} is not valid JSON: {e}") from e
     if not isinstance(doc, dict):
@@ -289,29 +344,41 @@ def _check_step(where: str, i: int, step: dict[str, Any]) -> None:
             raise BundleError(where, f"{at}: argument {name!r} has the wrong type ({type(value).__name__})")
         if name == "timeout" and not 0 < value <= MAX_STEP_TIMEOUT:
             raise BundleError(where, f"{at}: timeout {value!r} is not between 0 and {MAX_STEP_TIMEOUT:.0f} s")
-        if name == "line_offset" and value < 0:
-            raise BundleError(where, f"{at}: line_offset {value!r} is negative")
+        if name == "line_offset" and not 0 <= value <= MAX_LINE_OFFSET:
+            # a replay sends that many newlines ahead of the block on raw-paste boards
+            raise BundleError(where, f"{at}: line_offset {value!r} is not between 0 and {MAX_LINE_OFFSET}")
         if isinstance(value, dict):
             _check_encoded(where, at, name, value)
 
 
 def _check_encoded(where: str, at: str, name: str, value: dict[str, Any]) -> None:
-    """Bytes and patterns are encoded as ``{"bytes": ...}`` or ``{"regex": ..., "flags": ...}``."""
+    """Bytes and patterns are encoded as ``{"bytes": ...}`` or ``{"regex": ..., "flags": ...}``.
+
+    A pattern is compiled here, by RE2, so a bundle whose pattern RE2 refuses
+    is refused when it is read, before anything boots.
+    """
     ok = (set(value) == {"bytes"} and isinstance(value["bytes"], str)) or (
         set(value) <= {"regex", "flags", "bytes_pattern"}
         and isinstance(value.get("regex"), str)
         and value.get("bytes_pattern", True) is True
         and isinstance(value.get("flags", 0), int)
+        and not isinstance(value.get("flags", 0), bool)
         and value.get("flags", 0) & ~(re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE) == 0
     )
     if name in ("text", "data") and "bytes" not in value:
         ok = False
-    try:
-        ok = ok and decode_arg(value) is not None
-    except (UnicodeEncodeError, re.error) as e:
-        raise BundleError(where, f"{at}: argument {name!r} cannot be decoded: {e}") from e
     if not ok:
         raise BundleError(where, f"{at}: argument {name!r} is not an encoded byte string or pattern")
+    try:
+        decode_value(value)
+    except UnicodeEncodeError as e:
+        raise BundleError(where, f"{at}: argument {name!r} cannot be decoded: {e}") from e
+    except PatternError as e:
+        raise BundleError(
+            where,
+            f"{at}: argument {name!r} cannot be decoded: {e}; expected literal text or a pattern in RE2's "
+            "syntax (no backreferences or lookaround)",
+        ) from e
 
 
 def _check_firmware(where: str, doc: dict[str, Any], files: dict[str, bytes]) -> bytes | None:
@@ -343,6 +410,7 @@ __all__ = [
     "SUFFIX",
     "VERSION",
     "Bundle",
+    "decode_value",
     "fingerprint",
     "normalise",
     "read_bundle",

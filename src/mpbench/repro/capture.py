@@ -4,6 +4,12 @@ Used by ``mpbench repro create`` and by the Robot library's teardown. Both
 hand over a ``Board`` (platform, firmware, engine) plus the slice of steps
 and console traffic that belongs to the failure; this module only describes
 them, it never talks to the board.
+
+What it records is what a replay will do: the timing mode the board really
+ran in (the Robot library boots boards without ``-icount``, ``repro create``
+with it, and a replay uses the recorded one), and patterns only if RE2 can
+compile them (a replay compiles with nothing else). Local absolute paths are
+replaced (``scrub``) so a bundle says nothing about the sender's machine.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from mpbench.board import Board
 from mpbench.console.transcript import Chunk, Transcript
 from mpbench.errors import BundleError
 from mpbench.repro.bundle import FORMAT, SUFFIX, VERSION, fingerprint, short, write_bundle
+from mpbench.repro.pattern import PatternError, compile_pattern
+from mpbench.repro.scrub import board_paths, scrub_records, scrub_text
 from mpbench.session.recorder import Step
 
 VIRTUAL_TIME = (
@@ -63,8 +71,12 @@ def describe(
         if hashlib.sha256(data).hexdigest() != fw.sha256:
             raise BundleError(board.name, f"{fw.path} changed since it was booted; not including it")
         member = (f"firmware/{sanitize(Path(fw.path).name, 100).lstrip('-') or 'image'}", data)
+    _check_patterns(board.name, steps)
+    paths = board_paths(board)
     det = engine.determinism()
-    replays = det.method != "none"
+    text = scrub_text(text, paths)
+    records = scrub_records(records, paths)
+    failure = {k: scrub_text(str(v), paths) for k, v in failure.items()} if failure else None
     doc: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -82,26 +94,59 @@ def describe(
         "firmware": {
             "id": fw.id,
             "sha256": fw.sha256,
-            "source": fw.source,
+            "source": scrub_text(fw.source, paths),
             "version": fw.version,
             "format": fw.format,
             "included": member[0] if member else None,
         },
-        "engine": {"name": engine.name, "version": engine.version(), "argv": list(engine.argv)},
+        "engine": {
+            "name": engine.name,
+            "version": scrub_text(engine.version(), paths),
+            "argv": [scrub_text(a, paths) for a in engine.argv],
+        },
         "determinism": {
             "method": det.method,
             "setting": det.setting,
-            "used": det.active,
-            "replays_deterministic": replays,
+            "used": det.active,  # a replay runs in this mode, so it is the one this run really used
+            "replays_deterministic": det.active,
             "note": det.note,
             "virtual_time": VIRTUAL_TIME,
         },
         "seed": {"value": secrets.randbits(32), "used": False, "note": SEED_NOTE},
-        "session": {"timeout": board.timeout, "start_mode": start_mode, "boot_output": board.boot_output},
-        "steps": [s.to_json() for s in steps],
+        "session": {
+            "timeout": board.timeout,
+            "start_mode": start_mode,
+            "boot_output": scrub_text(board.boot_output, paths),
+        },
+        "steps": [_scrubbed_step(s, paths) for s in steps],
         "transcript": {"records": [dict(r) for r in records], "fingerprint": fingerprint(records)},
     }
     return doc, member
+
+
+def _scrubbed_step(step: Step, paths: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """A step as JSON with local paths out of its outcome; its arguments stay exactly what a replay sends."""
+    out = step.to_json()
+    for key in ("error", "raised"):
+        if out[key] is not None:
+            out[key] = scrub_text(out[key], paths)
+    return out
+
+
+def _check_patterns(name: str, steps: Sequence[Step]) -> None:
+    """Refuse to write a bundle no replay could read: every pattern must compile with RE2."""
+    for i, step in enumerate(steps, 1):
+        for arg, value in step.args.items():
+            if isinstance(value, re.Pattern):
+                raw = value.pattern if isinstance(value.pattern, bytes) else value.pattern.encode("utf-8")
+                try:
+                    compile_pattern(raw.decode("latin-1"), int(value.flags & ~re.UNICODE))
+                except PatternError as e:
+                    raise BundleError(
+                        name,
+                        f"step {i} ({step.kind}): argument {arg!r} cannot go into a bundle: {e}; replays compile "
+                        "patterns with RE2 only (literal text, or RE2 syntax: no backreferences or lookaround)",
+                    ) from e
 
 
 def _step_line(i: int, step: Mapping[str, Any]) -> str:
@@ -163,7 +208,13 @@ def readme(doc: Mapping[str, Any], file_name: str) -> str:
         "```",
         "",
         "Replay boots the board from *your* platform file of the same name (never the command line in "
-        "this bundle) and checks the firmware's sha256 before booting.",
+        "this bundle), in the timing mode recorded above. Without an included image it boots your own "
+        "and checks that it has the sha256 above; an included image is the sender's and runs inside the "
+        "emulator only.",
+        "",
+        "This README is the sender's text and nothing checks it: `mpbench repro show` lists every step and "
+        "all the code a replay sends, from bundle.json. The console fingerprint is a consistency check, not "
+        "a seal: whoever edits bundle.json can recompute it.",
     ]
     if host:
         lines += [

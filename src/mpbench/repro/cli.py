@@ -2,9 +2,10 @@
 
 ``create`` boots a board deterministically, runs a script with every session
 call recorded and writes the bundle; ``run`` replays a bundle and says
-whether the board said the same thing (exit 0), something different (exit 1)
-or could not be set up (exit 2); ``show`` prints what a bundle holds without
-running anything.
+whether the board said the same thing (exit 0), something different (exit 1),
+could not be set up (exit 2: a bad bundle, or what it needs is not here) or
+the board, emulator or time limit failed it (exit 3); ``show`` prints what a
+replay would do, from bundle.json, without running anything.
 """
 
 from __future__ import annotations
@@ -14,13 +15,27 @@ import sys
 from pathlib import Path
 
 from mpbench.board import Board
-from mpbench.errors import MpbenchError, SessionError
+from mpbench.errors import EXIT_FAILED, EXIT_OK, MpbenchError, SessionError
 from mpbench.platform_loader import find_platform
 from mpbench.repro.bundle import SUFFIX, read_bundle, short
 from mpbench.repro.capture import describe, sanitize, save
-from mpbench.repro.replay import diff, prepare, replay_once, summary, visible
+from mpbench.repro.replay import default_max_time, diff, prepare, replay_once, summary, visible
+from mpbench.repro.show import render
 
-EXIT_OK, EXIT_DIFFERENT = 0, 1
+#: ``repro run``: the replay gave the recording's fingerprint every time, or not.
+EXIT_SAME, EXIT_DIFFERENT = EXIT_OK, EXIT_FAILED
+
+
+def _read_script(name: str) -> str:
+    """The script to record, or one line saying why it cannot be read (exit 2), never a traceback."""
+    if name == "-":
+        return sys.stdin.read()
+    try:
+        return Path(name).read_bytes().decode("utf-8")
+    except OSError as e:
+        raise MpbenchError(f"{name}: cannot read the script: {e.strerror or e}") from e
+    except UnicodeDecodeError as e:
+        raise MpbenchError(f"{name}: the script is not UTF-8 text ({e.reason} at byte {e.start})") from e
 
 
 def _platforms_dir(args: argparse.Namespace) -> Path | None:
@@ -30,7 +45,7 @@ def _platforms_dir(args: argparse.Namespace) -> Path | None:
 def do_create(args: argparse.Namespace) -> int:
     platform = find_platform(args.platform, _platforms_dir(args))
     script = "stdin" if args.script == "-" else Path(args.script).name
-    code = sys.stdin.read() if args.script == "-" else Path(args.script).read_text()
+    code = _read_script(args.script)
     out = Path(args.output) if args.output else Path(f"{sanitize(Path(script).stem)}.{platform.name}{SUFFIX}")
     board = Board(
         platform,
@@ -84,16 +99,28 @@ def do_run(args: argparse.Namespace) -> int:
     )
     runs = []
     try:
+        max_time = default_max_time(bundle, setup.platform) if args.max_time is None else args.max_time
         for note in setup.notes:
             print(f"mpbench: {visible(note)}", file=sys.stderr)
         det = doc["determinism"]
-        how = f"{det['method']} {det['setting']}" if det["replays_deterministic"] else "not deterministic (host timing)"
+        how = (
+            f"timing as recorded: {det['method']} {det['setting'] or ''}".rstrip()
+            if det["used"]
+            else "timing as recorded: host-timed, not deterministic"
+        )
         print(
             f"replaying {bundle.path}: board {setup.platform.name}, firmware {visible(doc['firmware']['id'])} "
-            f"(sha256 {short(doc['firmware']['sha256'])}), {len(doc['steps'])} step(s), {how}"
+            f"(sha256 {short(doc['firmware']['sha256'])}), {len(doc['steps'])} step(s), {visible(how)}; "
+            f"each run stops after {max_time:.1f} s (--max-time)"
         )
         for i in range(1, args.repeat + 1):
-            run = replay_once(bundle, setup)
+            run = replay_once(bundle, setup, max_time)
+            if run.determinism is not None and run.determinism.active != bool(det["used"]):
+                print(
+                    f"mpbench: the recording {'used' if det['used'] else 'did not use'} {det['method']}, but your "
+                    f"platform file makes this replay run {'with' if run.determinism.active else 'without'} it",
+                    file=sys.stderr,
+                )
             verdict = "same" if run.fingerprint == bundle.fingerprint else "different"
             print(f"run {i}/{args.repeat}: fingerprint {run.fingerprint} {verdict}", flush=True)
             for err in run.errors:
@@ -105,35 +132,16 @@ def do_run(args: argparse.Namespace) -> int:
     differing = [r for r in runs if r.fingerprint != bundle.fingerprint]
     if not differing:
         print("same")
-        return EXIT_OK
+        return EXIT_SAME
     print(f"different: {len(differing)}/{len(runs)} run(s) differ from the recording")
     print(diff(bundle.records, differing[0].records, "replay"))
     return EXIT_DIFFERENT
 
 
 def do_show(args: argparse.Namespace) -> int:
+    """Print what a replay would do, from bundle.json; the sender's README only with ``--readme``, last."""
     bundle = read_bundle(args.bundle)
-    doc = bundle.doc
-    fw, det = doc["firmware"], doc["determinism"]
-    print(visible(bundle.readme).rstrip())
-    print("\n---")
-    rows = [
-        (
-            "bundle",
-            f"{bundle.path} (format {doc['format']} version {doc['version']}, mpbench {doc['mpbench_version']})",
-        ),
-        ("members", ", ".join(f"{k} ({v} bytes)" for k, v in bundle.member_sizes.items())),
-        ("created", doc["created"]),
-        ("board", f"{doc['platform']['name']} ({doc['platform']['file']}, engine {doc['engine']['name']})"),
-        ("firmware", f"{fw['id']} {fw['version']} sha256 {fw['sha256']} " + ("(included)" if fw["included"] else "")),
-        ("engine", f"{doc['engine']['version']}: {' '.join(doc['engine']['argv'])}"),
-        ("determinism", f"{det['method']} {det['setting'] or ''} used={det['used']}; {det['note']}"),
-        ("seed", f"{doc['seed']['value']} (used: {doc['seed']['used']})"),
-        ("steps", str(len(doc["steps"]))),
-        ("fingerprint", bundle.fingerprint),
-    ]
-    for key, value in rows:
-        print(f"{key:12} {visible(value)}")
+    print(render(bundle, include_readme=args.readme))
     return EXIT_OK
 
 
@@ -156,8 +164,26 @@ def repro_args(p: argparse.ArgumentParser) -> None:
     run.add_argument("--allow-host", action="store_true", help="replay a unix-port bundle (its code runs on this host)")
     run.add_argument("--firmware", help="boot this image (it must have the recorded sha256)")
     run.add_argument("--fetch", action="store_true", help="download the recorded firmware if it is not cached")
-    show = sub.add_parser("show", help="print a bundle's README and a summary; runs nothing")
+    run.add_argument(
+        "--max-time",
+        type=_seconds,
+        metavar="S",
+        help="stop a run (boot and steps) after S seconds and stop the board, exit 3 (default: your platform's "
+        "boot time limit + 30 s + 5 times the recording's duration, at most 3600 s)",
+    )
+    show = sub.add_parser("show", help="print every step and all code a replay would send; runs nothing")
     show.add_argument("bundle")
+    show.add_argument(
+        "--readme", action="store_true", help="also print the sender's README.md, last and marked as unverified"
+    )
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse turns the ValueError into a usage error, exit 2)."""
+    value = float(text)
+    if not (0 < value < float("inf")):
+        raise ValueError(text)
+    return value
 
 
 __all__ = ["do_repro", "repro_args"]

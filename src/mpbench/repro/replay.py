@@ -8,6 +8,14 @@ unix port, which runs code with the user's rights) is refused unless the user
 passes ``--allow-host``. Steps are replayed through the same session calls
 that recorded them; waits wait for their text, nothing is slept.
 
+A replay runs in the timing mode the recording really used (``determinism.used``:
+``-icount`` for ``repro create``, host timing for bundles of Robot runs, whose
+boards boot without it), and within a time limit for the whole run (boot and
+steps, ``--max-time``), after which the board is stopped: a bundle's steps may
+each wait up to an hour, and there may be many. A bundle may include its
+firmware image; it runs inside the emulator only, and a bundle for the host
+engine (where the "firmware" is the command that runs) may not include one.
+
 One thing a replay adds: before each input step (``write``, ``interrupt``)
 it lets the board finish printing (``settle``). Input that lands while the
 board is still in the middle of a ``print`` is the main source of replays
@@ -18,18 +26,27 @@ pass`` in 1 to 5 runs out of 20, with or without ``-icount``).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import math
+import signal
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from mpbench.board import Board, resolve_firmware
 from mpbench.deadline import Deadline
-from mpbench.errors import BundleError, FirmwareError, PlatformError, SessionError
+from mpbench.engine import Determinism
+from mpbench.errors import EXIT_BOARD, BundleError, FirmwareError, MpbenchError, PlatformError, SessionError
 from mpbench.platform import Platform
 from mpbench.platform_loader import default_directory, find_platform
 from mpbench.repro.bundle import Bundle, fingerprint, normalise, short
+from mpbench.repro.scrub import board_paths, known_paths, scrub_records, scrub_text
 from mpbench.session.recorder import Step
 
 
@@ -50,11 +67,95 @@ class Setup:
 
 @dataclass(frozen=True)
 class Run:
-    """One replay: the console slice it produced, its fingerprint, and the steps that failed in it."""
+    """One replay: the console slice it produced, its fingerprint, the steps that failed in it, and how it ran.
+
+    ``determinism`` and ``argv`` are the replaying engine's own (what it really
+    did), so a caller can show and check that the replay ran in the recorded mode.
+    """
 
     records: list[dict[str, Any]]
     fingerprint: str
     errors: list[str]
+    determinism: Determinism | None = None
+    argv: tuple[str, ...] = ()
+
+
+class ReplayTimeLimit(MpbenchError):
+    """A replay ran past its time limit and its board was stopped.
+
+    Exit 3 (the board or the harness did not finish), not a verdict: a replay
+    that hangs says nothing about whether it would have given the same output.
+    """
+
+    exit_status = EXIT_BOARD
+
+    def __init__(self, bundle: str, seconds: float, during: str):
+        self.bundle, self.seconds, self.during = bundle, seconds, during
+        super().__init__(
+            f"{bundle}: the replay did not finish within {seconds:g} s (--max-time) and was stopped {during}; "
+            "the board was stopped. Pass a larger --max-time if this board is just slow here"
+        )
+
+
+#: The longest default time limit of one replay run (the user's --max-time may be longer).
+MAX_DEFAULT_TIME = 3600.0
+#: Added to the boot time and five times the recording's span, for the default limit.
+SLACK = 30.0
+
+
+def recorded_span(bundle: Bundle) -> float:
+    """Seconds from the bundle's first recorded step or console record to its last (0 when it has none)."""
+    times = [float(s["t"]) for s in bundle.doc["steps"]]
+    times += [float(s["t_end"]) for s in bundle.doc["steps"] if s.get("t_end") is not None]
+    times += [float(r["t"]) for r in bundle.records]
+    return max(0.0, max(times) - min(times)) if times else 0.0
+
+
+def default_max_time(bundle: Bundle, platform: Platform) -> float:
+    """The default ``--max-time`` of one run: your platform's boot limit (times its boot tries), plus
+    ``SLACK``, plus five times the recording's span; at most ``MAX_DEFAULT_TIME``.
+
+    The boot part comes from the local platform file, not the bundle; the span
+    from the bundle, which is why the total is capped.
+    """
+    tries = 1 + int(platform.engine_config.get("boot_retries", 0) or 0)
+    return min(MAX_DEFAULT_TIME, platform.boot_timeout * tries + SLACK + 5 * recorded_span(bundle))
+
+
+class _Expired(BaseException):
+    """Raised by the alarm: a BaseException, so no ``except Exception`` below the replay can swallow it."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise ``_Expired`` in the calling (main) thread once ``seconds`` of host time have passed.
+
+    A signal, not a check between steps, because a single step can block for
+    as long as its timeout says (or longer where a layer below ignores it); the
+    alarm interrupts any wait the way Ctrl-C would, and the caller's ``finally``
+    stops the board. It fires at most once.
+    """
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise MpbenchError(f"--max-time must be a positive number of seconds, not {seconds!r}")
+    if threading.current_thread() is not threading.main_thread():
+        raise MpbenchError("a replay's time limit needs the main thread (it is kept with SIGALRM)")
+    fired = False
+
+    def on_alarm(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            raise _Expired()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        finally:
+            signal.signal(signal.SIGALRM, previous)
 
 
 def prepare(
@@ -87,8 +188,16 @@ def prepare(
         raise BundleError(
             where, f"recorded on engine {recorded_engine!r}, but the local {platform.path} uses {platform.engine!r}"
         )
+    if bundle.firmware is not None and platform.engine == "host" and firmware is None:
+        raise BundleError(
+            where,
+            f"the bundle includes {doc['firmware']['included']!r}, but board {name!r} runs on the host engine, "
+            "where the firmware is the command that runs on this machine: a replay runs your own unix port, "
+            "never a program from a bundle (expected a host bundle without firmware)",
+        )
     notes = []
-    local_text = platform.path.read_text(encoding="utf-8")
+    # compared as a bundle stores it: with this machine's paths as placeholders
+    local_text = scrub_text(platform.path.read_text(encoding="utf-8"), known_paths(platform.path))
     if local_text != doc["platform"]["text"]:
         diff = difflib.unified_diff(
             doc["platform"]["text"].splitlines(),
@@ -124,8 +233,8 @@ def _firmware(bundle: Bundle, setup: Setup, override: Path | None, fetch: bool) 
         raise BundleError(
             where,
             f"the firmware the bundle was recorded with ({fw['id']} {fw['version']}, sha256 {expected}) is not "
-            f"available here: {e}\n  get it with `mpbench firmware fetch`, pass --firmware PATH, or ask for a "
-            "bundle made with --include-firmware",
+            f"available here: {' '.join(str(e).split())}; get it with `mpbench firmware fetch`, pass "
+            "--firmware PATH, or ask for a bundle made with --include-firmware",
         ) from e
     if expected is None:
         setup.notes.append(
@@ -191,37 +300,76 @@ def apply(board: Board, step: Step) -> None:
         raise BundleError(board.name, f"unknown step kind {kind!r}")
 
 
-def replay_once(bundle: Bundle, setup: Setup) -> Run:
-    """Boot, bring the REPL to the recorded starting mode, replay every step, stop; what the console said."""
+def replay_once(bundle: Bundle, setup: Setup, max_time: float | None = None) -> Run:
+    """Boot, bring the REPL to the recorded starting mode, replay every step, stop; what the console said.
+
+    The board runs in the recorded timing mode. With ``max_time`` the whole
+    run (boot included) is stopped after that many seconds of host time:
+    ``ReplayTimeLimit``, with the board stopped.
+    """
     doc = bundle.doc
-    board = Board(setup.platform, firmware=setup.firmware, timeout=doc["session"]["timeout"], deterministic=True)
+    board = Board(
+        setup.platform,
+        firmware=setup.firmware,
+        timeout=doc["session"]["timeout"],
+        deterministic=bool(doc["determinism"]["used"]),
+    )
+    steps = bundle.steps
     errors: list[str] = []
+    during = "while the board booted"
+    mark = 0
+    determinism: Determinism | None = None
+    started = time.monotonic()
     try:
-        board.start()
-        got = board.firmware.sha256 if board.firmware is not None else None
-        if setup.expected_sha256 is not None and got != setup.expected_sha256:
-            raise BundleError(bundle.path, f"firmware hash mismatch: expected {setup.expected_sha256}, booted {got}")
-        assert board.session is not None
-        if doc["session"]["start_mode"] == "friendly":
-            board.session.enter_friendly()
-        mark = board.transcript.mark()
-        for i, step in enumerate(bundle.steps, 1):
-            try:
-                apply(board, step)
-            except SessionError as e:
-                first = (str(e).splitlines() or [""])[0]
-                errors.append(f"step {i} ({step.kind}): {type(e).__name__}: {first}")
-                if step.error is None:  # the recording went on here: the replay has diverged
-                    break
+        with time_limit(max_time) if max_time is not None else contextlib.nullcontext():
+            board.start()
+            assert board.session is not None and board.engine is not None
+            determinism = board.engine.determinism()
+            got = board.firmware.sha256 if board.firmware is not None else None
+            if setup.expected_sha256 is not None and got != setup.expected_sha256:
+                raise BundleError(
+                    bundle.path, f"firmware hash mismatch: expected {setup.expected_sha256}, booted {got}"
+                )
+            if doc["session"]["start_mode"] == "friendly":
+                board.session.enter_friendly()
+            mark = board.transcript.mark()
+            for i, step in enumerate(steps, 1):
+                during = f"in step {i} of {len(steps)} ({step.kind})"
+                try:
+                    apply(board, step)
+                except SessionError as e:
+                    first = (str(e).splitlines() or [""])[0]
+                    errors.append(f"step {i} ({step.kind}): {type(e).__name__}: {first}")
+                    if step.error is None:  # the recording went on here: the replay has diverged
+                        break
+            during = "after the last step"
+    except _Expired:
+        raise ReplayTimeLimit(
+            bundle.path, max_time or 0.0, f"{during}, {time.monotonic() - started:.1f} s into the run"
+        ) from None
     finally:
         board.stop()
     records = board.transcript.to_records()[mark:] if board.transcript is not None else []
-    return Run(records, fingerprint(records), errors)
+    records = scrub_records(records, board_paths(board))  # this machine's paths, as the recording's were
+    argv = tuple(board.engine.argv) if board.engine is not None else ()
+    return Run(records, fingerprint(records), errors, determinism, argv)
+
+
+def escape_char(c: str) -> str:
+    """One character a terminal must not obey, as ``\\xNN`` (up to 0xff) or ``\\uNNNN``/``\\UNNNNNNNN``."""
+    o = ord(c)
+    return f"\\x{o:02x}" if o < 0x100 else (f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}")
 
 
 def visible(text: str) -> str:
-    """Untrusted text made safe for a terminal: control bytes other than newline and tab as ``\\xNN``."""
-    return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" for c in text)
+    """Untrusted text made safe for a terminal: everything not printable except newline and tab, escaped.
+
+    Not printable (``str.isprintable``) covers control characters, ANSI
+    escapes' ESC, C1 controls and invisible formatting characters such as
+    the bidirectional overrides that can make code read differently from
+    what it is.
+    """
+    return "".join(c if c.isprintable() or c in "\n\t" else escape_char(c) for c in text)
 
 
 def diff(recorded: list[dict[str, Any]], replayed: list[dict[str, Any]], label: str) -> str:
@@ -244,4 +392,18 @@ def summary(fingerprints: list[str], recorded: str) -> str:
     return "; ".join(parts)
 
 
-__all__ = ["Run", "Setup", "apply", "diff", "prepare", "replay_once", "summary", "visible"]
+__all__ = [
+    "ReplayTimeLimit",
+    "Run",
+    "Setup",
+    "apply",
+    "default_max_time",
+    "diff",
+    "escape_char",
+    "prepare",
+    "recorded_span",
+    "replay_once",
+    "summary",
+    "time_limit",
+    "visible",
+]
