@@ -69,7 +69,9 @@ class RenodeEngine(Engine):
         self.process: ManagedProcess | None = None
         self._console: PtyConsole | None = None
         self._log_offset = 0
-        self._clock = VirtualClock(self)
+        # Renode answers its monitor only once the board script has loaded, which took over
+        # 30 s on a loaded 2-core host (measured): give the first answer twice the boot timeout.
+        self._clock = VirtualClock(self, first_answer=max(60.0, 2 * platform.boot_timeout))
         self._pump: threading.Thread | None = None
         self.paused = False
 
