@@ -1,4 +1,8 @@
-# Filling the queue while the scheduler is busy raises RuntimeError.
+# Filling the queue while the scheduler is busy raises RuntimeError. Prints
+# what ended the filling, how many calls were queued before, the error's
+# message, and whether the firmware is 1.12 or later (the message changed).
+import sys
+
 import micropython
 
 result = []
@@ -14,13 +18,14 @@ def fill(_):
         for i in range(100):
             micropython.schedule(noop, None)
             n += 1
-        result.append(("no error", n))
+        result.append(("no-error", n, ""))
     except RuntimeError as e:
-        result.append((str(e), n))
+        result.append(("RuntimeError", n, str(e)))
 
 
 micropython.schedule(fill, None)
 k = 0
 while not result and k < 100000:
     k += 1
-print(result)
+what, n, message = result[0] if result else ("fill-never-ran", 0, "")
+print(what, n, repr(message), sys.implementation.version >= (1, 12, 0))

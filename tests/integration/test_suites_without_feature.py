@@ -5,25 +5,39 @@ Real firmware throughout: a micro:bit description that claims every feature
 module is stripped at start-up by a shim run with ``-i``, standing in for a
 build configured without those functions. If a suite passed here, it would
 not be checking the behaviour it names.
+
+The micro:bit's IRQ sources name ``pyb``, which its firmware lacks: that is
+the missing feature. The stripped unix port gets its IRQs from
+tests/shims/irq_sim.py (a stand-in for a hard timer ISR on a port without
+interrupts), so its IRQ tests fail because ``schedule`` or
+``alloc_emergency_exception_buf`` is gone, not because an import failed.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-import yaml
 
 from mpbench.platform import FEATURES
-from mpbench.report import outcomes_from_output
+from suite_runs import SHIMS, Result, run_suites, write_variant
+from support import needs
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.emulator
 
-SHIM = """\
+STRIPPED = (
+    "const",
+    "opt_level",
+    "mem_info",
+    "qstr_info",
+    "stack_use",
+    "heap_lock",
+    "heap_unlock",
+    "kbd_intr",
+    "schedule",
+    "alloc_emergency_exception_buf",
+)
+
+#: Run after tests/shims/irq_sim.py, in the same file: removes ``STRIPPED`` from the module it left.
+SHIM = f"""\
 import sys, micropython
 class _Stripped:
     pass
@@ -32,79 +46,74 @@ for _k in dir(micropython):
     if _k.startswith("__"):
         continue
     setattr(_m, _k, getattr(micropython, _k))
-for _k in ("const", "opt_level", "mem_info", "qstr_info", "stack_use", "heap_lock",
-           "heap_unlock", "kbd_intr", "schedule"):
+for _k in {STRIPPED!r}:
     delattr(_m, _k)
 sys.modules["micropython"] = _m
 del _m, _k, _Stripped
 """
 
+EVERYTHING = {"present": list(FEATURES), "absent": {}}
 
-def _liar(src: str, name: str, tmp: Path, **changes: object) -> None:
-    data = yaml.safe_load((ROOT / "platforms" / f"{src}.yaml").read_text())
-    data["name"] = name
-    data["features"] = {"present": list(FEATURES), "absent": {}}
-    data.update(changes)
-    (tmp / f"{name}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+#: Claimed by the micro:bit, whose firmware has no pyb: every IRQ test must fail there.
+PYB_IRQS = {
+    "timer": {
+        "kind": "hard",
+        "start": "import pyb; _t = pyb.Timer(4, freq=100, callback={cb})",
+        "stop": "_t.deinit()",
+        "header": "uncaught exception in Timer(4) interrupt handler",
+    },
+    "soft_timer": {
+        "kind": "soft",
+        "start": "import machine; _s = machine.Timer(-1, period=10, callback={cb})",
+        "stop": "_s.deinit()",
+    },
+    "swint": {
+        "kind": "hard",
+        "start": "import pyb; _e = pyb.ExtInt('X1', 1, 2, {cb})",
+        "fire": "_e.swint()",
+        "stop": "_e.disable()",
+    },
+    "pin_edge": {
+        "kind": "hard",
+        "start": "import pyb; _e = pyb.ExtInt('X1', 1, 2, {cb})",
+        "stop": "_e.disable()",
+        "external": ["sysbus.gpioPortA OnGPIO 0 true"],
+    },
+}
+
+
+def _sim(name: str, hard: bool, **more: object) -> dict[str, object]:
+    """An IRQ source served by tests/shims/irq_sim.py's simulated timer."""
+    return {
+        "kind": "hard" if hard else "soft",
+        "start": f"import mpb_irq_sim; {name} = mpb_irq_sim.Timer({{cb}}, hard={hard}, header='irq sim')",
+        "fire": f"{name}.fire()",
+        "stop": f"{name}.deinit()",
+        **more,
+    }
+
+
+#: Claimed by the stripped unix port; pin_edge asks the engine to drive a pin, which the host engine cannot.
+SIM_IRQS = {
+    "timer": _sim("_t", True, header="irq sim"),
+    "soft_timer": _sim("_s", False),
+    "swint": _sim("_e", True),
+    "pin_edge": {**PYB_IRQS["pin_edge"]},
+}
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], str]:
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Result]:
+    needs("microbit")
+    needs("unix")
     tmp = tmp_path_factory.mktemp("liars")
-    fake_timer = {
-        "timer": {
-            "kind": "hard",
-            "start": "import pyb; _t = pyb.Timer(4, freq=100, callback={cb})",
-            "stop": "_t.deinit()",
-            "header": "uncaught exception in Timer(4) interrupt handler",
-        },
-        "soft_timer": {
-            "kind": "soft",
-            "start": "import machine; _s = machine.Timer(-1, period=10, callback={cb})",
-            "stop": "_s.deinit()",
-        },
-        "swint": {
-            "kind": "hard",
-            "start": "import pyb; _e = pyb.ExtInt('X1', 1, 2, {cb})",
-            "fire": "_e.swint()",
-            "stop": "_e.disable()",
-        },
-        "pin_edge": {
-            "kind": "hard",
-            "start": "import pyb; _e = pyb.ExtInt('X1', 1, 2, {cb})",
-            "stop": "_e.disable()",
-            "external": ["sysbus.gpioPortA OnGPIO 0 true"],
-        },
-    }
-    _liar("microbit", "microbit-claims-all", tmp, irq_sources=fake_timer)
+    platforms = tmp / "platforms"
+    platforms.mkdir()
+    write_variant(platforms, "microbit", "microbit-claims-all", features=EVERYTHING, irq_sources=PYB_IRQS)
     shim = tmp / "strip_micropython.py"
-    shim.write_text(SHIM)
-    unix = yaml.safe_load((ROOT / "platforms" / "unix.yaml").read_text())
-    engines = {"host": {**unix["engines"]["host"], "args": ["-i", str(shim)]}}
-    _liar("unix", "unix-stripped", tmp, engines=engines, irq_sources=fake_timer)
-    out = tmp / "results"
-    env = {**os.environ, "MPBENCH_PLATFORMS": str(tmp)}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "robot",
-            "--outputdir",
-            str(out),
-            "--console",
-            "dotted",
-            "--variable",
-            "PLATFORMS:microbit-claims-all,unix-stripped",
-            str(ROOT / "robot"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert (out / "output.xml").is_file(), proc.stdout + proc.stderr
-    found, _ = outcomes_from_output(out / "output.xml")
-    return {(o.board, o.behaviour): o.status for o in found}
+    shim.write_text((SHIMS / "irq_sim.py").read_text() + "\n" + SHIM)
+    write_variant(platforms, "unix", "unix-stripped", shim, features=EVERYTHING, irq_sources=SIM_IRQS)
+    return run_suites(platforms, ["microbit-claims-all", "unix-stripped"], tmp / "results")
 
 
 # One behaviour per promise, and the board whose firmware lacks it.
@@ -133,20 +142,33 @@ EXPECTED_FAILURES = [
     ("microbit-claims-all", "Schedule Works From A Pin Edge Driven From Outside"),
     ("unix-stripped", "A Full Queue Raises RuntimeError Inside A Hard IRQ"),
     ("unix-stripped", "A Bound Method Cannot Be Scheduled From A Hard IRQ But A Stored Reference Can"),
+    ("unix-stripped", "Schedule Works From A Hard Timer IRQ"),
+    ("unix-stripped", "Schedule Works From A Soft Timer IRQ"),
+    ("unix-stripped", "Schedule Works From A Software-Triggered IRQ"),
     ("microbit-claims-all", "With The Buffer An Exception In An IRQ Handler Prints A Traceback"),
-    ("unix-stripped", "Without The Buffer The Traceback Is Lost"),
+    ("unix-stripped", "With The Buffer An Exception In An IRQ Handler Prints A Traceback"),
+    ("unix-stripped", "A Timer Handler That Raised Is Not Called Again"),
 ]
 
 
 @pytest.mark.parametrize(("board", "behaviour"), EXPECTED_FAILURES)
 def test_suite_fails_when_the_firmware_lacks_the_feature(
-    outcomes: dict[tuple[str, str], str], board: str, behaviour: str
+    outcomes: dict[tuple[str, str], Result], board: str, behaviour: str
 ) -> None:
     assert (board, behaviour) in outcomes, f"no result for {behaviour} on {board}"
-    assert outcomes[(board, behaviour)] == "FAIL"
+    assert outcomes[(board, behaviour)].status == "FAIL"
 
 
-def test_nothing_is_skipped_when_a_board_claims_everything(outcomes: dict[tuple[str, str], str]) -> None:
+def test_the_stripped_ports_irq_tests_fail_for_the_missing_function(outcomes: dict[tuple[str, str], Result]) -> None:
+    """On the stripped unix port the IRQ handlers ran and met the missing function, not a missing module."""
+    for behaviour in ("Schedule Works From A Hard Timer IRQ", "A Full Queue Raises RuntimeError Inside A Hard IRQ"):
+        message = outcomes[("unix-stripped", behaviour)].message
+        assert "has no attribute 'schedule'" in message, message
+    message = outcomes[("unix-stripped", "With The Buffer An Exception In An IRQ Handler Prints A Traceback")].message
+    assert "alloc_emergency_exception_buf" in message, message
+
+
+def test_nothing_is_skipped_when_a_board_claims_everything(outcomes: dict[tuple[str, str], Result]) -> None:
     """Skips come only from the platform file: a board claiming every feature skips nothing."""
-    skipped = [k for k, status in outcomes.items() if status == "SKIP"]
+    skipped = [k for k, r in outcomes.items() if r.status == "SKIP"]
     assert skipped == []
