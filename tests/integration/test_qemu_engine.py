@@ -23,7 +23,7 @@ from mpbench.engine.qemu import QemuEngine
 from mpbench.errors import EngineError
 from mpbench.platform import Platform
 from mpbench.platform_loader import find_platform, load_platform
-from proc_stats import inet_listeners, open_files
+from proc_stats import cpu_share, inet_listeners, open_files
 from support import needs
 
 pytestmark = pytest.mark.emulator
@@ -129,3 +129,54 @@ def test_a_refused_command_line_fails_at_once_with_what_qemu_said(
     assert engine.process is None and not engine.workdir.exists()  # log file and folder gone
     assert qemu_pids_with(str(engine.workdir)) == []
     assert not [p for p in open_files() if p.startswith(str(engine.workdir))]  # qemu.log was closed
+
+
+# -- pause and resume ------------------------------------------------------------------
+def test_a_paused_board_uses_no_cpu_and_answers_after_resume() -> None:
+    with Board(find_platform("microbit")) as board:
+        engine, s = board.engine, board.session
+        assert isinstance(engine, QemuEngine) and engine.process is not None and s is not None
+        pid = engine.process.pid
+        s.exec_start("print('spinning')\nwhile True:\n    pass\n")  # a running board now costs a core
+        s.read_until(b"spinning", timeout=10.0)
+        engine.pause()
+        engine.pause()  # idempotent
+        paused = cpu_share(pid, 3.0)
+        assert paused < 0.05, f"a paused board used {paused:.0%} of a core"
+        engine.resume()
+        engine.resume()  # idempotent
+        s.interrupt()
+        r = s.exec_follow(timeout=10.0)
+        assert r.traceback is not None and r.traceback.exc_type == "KeyboardInterrupt"
+        assert board.exec("print(6 * 7)").check() == "42\n"
+
+
+def test_input_sent_while_paused_arrives_after_resume() -> None:
+    with Board(find_platform("microbit")) as board:
+        engine, s = board.engine, board.session
+        assert isinstance(engine, QemuEngine) and s is not None
+        engine.pause()
+        s.console.write(b"print(40 + 2)\x04")  # the raw REPL runs it once the board runs again
+        assert s.console.read(1.0) == b""  # a paused board answers nothing (a running one takes <1 ms)
+        engine.resume()
+        assert b"42" in s.read_until(b"\x04>", timeout=10.0)
+
+
+def test_a_hard_reset_of_a_paused_board_boots_it_again() -> None:
+    with Board(find_platform("microbit")) as board:
+        assert isinstance(board.engine, QemuEngine)
+        board.exec("marker = 1").check()
+        board.engine.pause()
+        board.reset(hard=True)
+        assert not board.engine.paused
+        assert board.exec("print('marker' in globals())").check() == "False\n"
+
+
+def test_pause_and_resume_of_a_stopped_engine_do_nothing() -> None:
+    board = Board(find_platform("microbit")).start()
+    engine = board.engine
+    assert isinstance(engine, QemuEngine)
+    board.stop()
+    engine.pause()
+    engine.resume()
+    assert engine.qmp is None and engine.process is None

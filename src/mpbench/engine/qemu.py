@@ -11,7 +11,7 @@ Paths go into options QEMU parses as ``key=value,...`` (``-drive file=``,
 ``-device loader,file=``, chardev ``path=``), where a comma ends the value:
 each comma is doubled, QEMU's escape. Both connect loops ask on every try
 whether QEMU still runs, so a refused command line fails at once with QEMU's
-own complaint. Reset and quit go through QMP; the process
+own complaint. Reset, pause, resume and quit go through QMP; the process
 group is killed if QEMU does not leave in time. A board started
 ``deterministic`` runs with ``-icount`` when its platform file gives a
 setting: guest time then follows the instruction count, not the host clock.
@@ -88,6 +88,7 @@ class QemuEngine(Engine):
         self._console: StreamSocketConsole | None = None
         self._url = ""
         self.flash_from_cache = False
+        self.paused = False
 
     @property
     def console_kind(self) -> str:
@@ -257,6 +258,7 @@ class QemuEngine(Engine):
             self._console = UnixSocketConsole(self.console_path, self.connect_timeout, alive)
         self._url = self._console.url
         self.qmp.execute("cont")
+        self.paused = False
 
     def ready(self, boot_output: str) -> None:
         """Keep a flash image the board formatted on its first boot; drop one it calls corrupted."""
@@ -269,15 +271,37 @@ class QemuEngine(Engine):
             flashcache.keep(self.workdir / "flash.bin", sha)
             self.flash_from_cache = True
 
+    def pause(self) -> None:
+        """Stop the board's CPUs and clocks (QMP ``stop``): an idle board then costs no host CPU.
+
+        Idempotent, and a no-op on an engine that is not running. Console
+        input sent while paused waits in the socket until ``resume``.
+        """
+        if self.state is not EngineState.RUNNING or self.qmp is None or self.paused:
+            return
+        self.qmp.execute("stop")
+        self.paused = True
+        log.debug("%s: paused (QMP stop)", self.platform.name)
+
+    def resume(self) -> None:
+        """Let a paused board run again (QMP ``cont``); a no-op on a running or stopped one."""
+        if self.state is not EngineState.RUNNING or self.qmp is None or not self.paused:
+            return
+        self.qmp.execute("cont")
+        self.paused = False
+        log.debug("%s: resumed (QMP cont)", self.platform.name)
+
     @requires_running
     def reset(self) -> None:
-        """Hard reset (QMP ``system_reset``)."""
+        """Hard reset (QMP ``system_reset``); a paused board is resumed first, so it boots again."""
         assert self.qmp is not None
+        self.resume()
         if self._console:
             self._console.transcript.event("hard reset (QMP system_reset)")
         self.qmp.execute("system_reset")
 
     def _stop(self) -> None:
+        # QMP quit works on a paused board too: no resume needed before it.
         if self.qmp is not None:
             with contextlib.suppress(Exception):
                 self.qmp.sock.settimeout(1.0)
@@ -293,6 +317,7 @@ class QemuEngine(Engine):
             self._console.close()
             self._console = None
         self._url = ""
+        self.paused = False
 
     def log_tail(self, lines: int = 15) -> str:
         return self.process.output_tail(lines) if self.process else ""
