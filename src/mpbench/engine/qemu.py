@@ -87,7 +87,7 @@ class QemuEngine(Engine):
         self.port = 0
         self._console: StreamSocketConsole | None = None
         self._url = ""
-        self.flash_from_cache = False
+        self.flash: flashcache.FlashRun | None = None
         self.paused = False
 
     @property
@@ -108,6 +108,11 @@ class QemuEngine(Engine):
         """``unix:///.../console.sock`` or ``socket://127.0.0.1:PORT`` while the board runs."""
         return self._url
 
+    @property
+    def flash_from_cache(self) -> bool:
+        """True when this run's flash image is a kept (and verified) one."""
+        return bool(self.flash and self.flash.from_cache)
+
     def _load_args(self) -> list[str]:
         cfg = self.platform.engine_config
         fw = self.firmware
@@ -122,15 +127,14 @@ class QemuEngine(Engine):
                 size=int(flash.get("size", 4 * 1024 * 1024)),
                 fill=int(flash.get("fill", 0xFF)),
             )
-            flash_path = self.workdir / "flash.bin"
-            self.flash_from_cache = flashcache.prepare(flash_path, fw.sha256, image)
-            if not self.flash_from_cache:
+            self.flash = flashcache.FlashRun(self.workdir / "flash.bin", getattr(fw, "sha256", None), image)
+            if not self.flash.from_cache:
                 log.warning(
                     "%s: first boot of this firmware from a blank filesystem; it can take a minute "
                     "(the flash it leaves is kept for later runs)",
                     self.platform.name,
                 )
-            return ["-drive", f"file={qemu_opt(flash_path)},if=mtd,format=raw"]
+            return ["-drive", f"file={qemu_opt(self.flash.path)},if=mtd,format=raw"]
         if fw.format in _NATIVE_LOADER_FORMATS:
             return ["-device", f"loader,file={qemu_opt(fw.path)}"]
         from mpbench.firmware.formats import read_segments
@@ -261,15 +265,23 @@ class QemuEngine(Engine):
         self.paused = False
 
     def ready(self, boot_output: str) -> None:
-        """Keep a flash image the board formatted on its first boot; drop one it calls corrupted."""
-        sha = getattr(self.firmware, "sha256", None)
-        if self.platform.engine_config.get("load") != "mtd-flash" or not sha:
+        """The board reached its prompt: note the flash image to keep, or drop a kept one it calls corrupted.
+
+        The image is copied with QEMU paused (QMP ``stop`` drains its block
+        I/O), and moved into the cache only at ``stop``, after QEMU quit.
+        """
+        if self.flash is None:
             return
         if flashcache.CORRUPTED in boot_output:
-            flashcache.discard(sha)
-        elif not self.flash_from_cache:
-            flashcache.keep(self.workdir / "flash.bin", sha)
-            self.flash_from_cache = True
+            self.flash.corrupted()
+        elif not self.flash.from_cache:
+            was_paused = self.paused
+            self.pause()
+            try:
+                self.flash.at_prompt()
+            finally:
+                if not was_paused:
+                    self.resume()
 
     def pause(self) -> None:
         """Stop the board's CPUs and clocks (QMP ``stop``): an idle board then costs no host CPU.
@@ -308,11 +320,19 @@ class QemuEngine(Engine):
                 self.qmp.execute("quit")
             self.qmp.close()
             self.qmp = None
+        exited = True
         if self.process is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.proc.wait(1.0)
             self.process.stop()
+            exited = not self.process.alive()
             self.process = None
+        if self.flash is not None and exited:  # the image is final only once QEMU has quit
+            printed = self._console.transcript.received() if self._console is not None else b""
+            try:
+                self.flash.finish(printed)
+            except OSError as e:
+                log.warning("%s: could not keep the flash image: %s", self.platform.name, e)
         if self._console is not None:
             self._console.close()
             self._console = None
