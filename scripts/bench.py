@@ -14,11 +14,16 @@ it measures, N times each:
   on QEMU boards both over the default unix-socket console and over a
   loopback TCP console (``console: tcp``, with TCP_NODELAY and nodelay=on).
 
+``--cpu`` also measures the share of a host core a board idle at its prompt
+uses over 5 s (``/proc/PID/stat`` utime+stime), running and paused
+(``Engine.pause``), and for QEMU boards also under ``deterministic``
+(``-icount ...,sleep=off``).
+
 ``--robot`` also times ``robot --variable PLATFORMS:<the boards> robot/``
 once. This is a benchmark, not a test: it asserts
 nothing beyond each step succeeding.
 
-    .venv/bin/python scripts/bench.py [-n 10] [--board microbit|unix|all|NAME,NAME] [--robot]
+    .venv/bin/python scripts/bench.py [-n 10] [--board microbit|unix|all|NAME,NAME] [--cpu] [--robot]
 """
 
 from __future__ import annotations
@@ -176,6 +181,35 @@ def exec_round_trips(name: str, n: int, console: str | None = None) -> list[floa
     return times
 
 
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_share(pid: int, seconds: float) -> float:
+    before, started = _cpu_seconds(pid), time.perf_counter()
+    time.sleep(seconds)
+    return (_cpu_seconds(pid) - before) / (time.perf_counter() - started)
+
+
+def idle_cpu(name: str, deterministic: bool = False, seconds: float = 5.0) -> tuple[float, float]:
+    """Share of a core the board's emulator uses idle at its prompt: (running, paused)."""
+    with Board(find_platform(name), deterministic=deterministic) as board:
+        assert board.engine is not None
+        process = getattr(board.engine, "process", None)
+        if process is None:
+            raise RuntimeError(f"{name}: its engine has no process to measure")
+        running = _cpu_share(process.pid, seconds)
+        board.engine.pause()
+        try:
+            paused = _cpu_share(process.pid, seconds)
+        finally:
+            board.engine.resume()
+        board.exec("print(1)").check()  # and it still answers
+    return running, paused
+
+
 def repeat(fn: Callable[[], float], n: int) -> list[float]:
     return [fn() for _ in range(n)]
 
@@ -206,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=10, help="repetitions of each measurement (default 10)")
     parser.add_argument("--board", default="microbit", help="microbit, unix, all, or platform names with commas")
+    parser.add_argument("--cpu", action="store_true", help="also measure idle CPU, running and paused")
     parser.add_argument("--robot", action="store_true", help="also time the Robot suites in robot/ (once)")
     args = parser.parse_args(argv)
     boards = ["microbit", "unix"] if args.board == "all" else args.board.split(",")
@@ -224,6 +259,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(row(f"{name}: exec('print(1)') round trip, {kind}", exec_round_trips(name, args.n, kind)))
         else:
             print(row(f"{name}: exec('print(1)') round trip", exec_round_trips(name, args.n)))
+        if args.cpu:
+            modes = [False, True] if find_platform(name).engine == "qemu" else [False]
+            for deterministic in modes:
+                running, paused = idle_cpu(name, deterministic)
+                how = " (deterministic)" if deterministic else ""
+                print(f"{name}: idle at its prompt{how}: {running:.1%} of a core running, {paused:.1%} paused")
     if args.robot:
         took = time_robot(boards)
         if took is not None:
