@@ -10,19 +10,27 @@ it measures, N times each:
   before the socket is connected; for unix the port under a pty), until
   ``>>> `` arrives;
 * ``Board.start()``: mpbench's own start, until it sits at the raw prompt;
-* ``exec("print(1)")``: one round trip through the raw REPL of a started board.
+* ``exec("print(1)")``: one round trip through the raw REPL of a started board;
+  on QEMU boards both over the default unix-socket console and over a
+  loopback TCP console (``console: tcp``, with TCP_NODELAY and nodelay=on).
+
+``--cpu`` also measures the share of a host core a board idle at its prompt
+uses over 5 s (``/proc/PID/stat`` utime+stime), running and paused
+(``Engine.pause``), and for QEMU boards also under ``deterministic``
+(``-icount ...,sleep=off``).
 
 ``--robot`` also times ``robot --variable PLATFORMS:<the boards> robot/``
 once. This is a benchmark, not a test: it asserts
 nothing beyond each step succeeding.
 
-    .venv/bin/python scripts/bench.py [-n 10] [--board microbit|unix|all|NAME,NAME] [--robot]
+    .venv/bin/python scripts/bench.py [-n 10] [--board microbit|unix|all|NAME,NAME] [--cpu] [--robot]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import pty
 import select
@@ -42,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from mpbench.board import Board, resolve_firmware, unavailable_reason  # noqa: E402
+from mpbench.platform import Platform  # noqa: E402
 from mpbench.platform_loader import find_platform  # noqa: E402
 
 MICROBIT_HEX = "/usr/share/firmware-microbit-micropython/firmware.hex"
@@ -148,10 +157,20 @@ def board_start(name: str) -> Callable[[], float]:
     return run
 
 
-def exec_round_trips(name: str, n: int) -> list[float]:
-    """``n`` round trips of ``exec("print(1)")`` on one started board."""
+def with_console(platform: Platform, kind: str) -> Platform:
+    """``platform`` with its QEMU console on ``kind`` (``unix`` or ``tcp``)."""
+    engines = dict(platform.engines)
+    engines["qemu"] = {**engines["qemu"], "console": kind}
+    return dataclasses.replace(platform, engines=engines)
+
+
+def exec_round_trips(name: str, n: int, console: str | None = None) -> list[float]:
+    """``n`` round trips of ``exec("print(1)")`` on one started board (``console``: QEMU's console kind)."""
     times = []
-    with Board(find_platform(name)) as board:
+    platform = find_platform(name)
+    if console:
+        platform = with_console(platform, console)
+    with Board(platform) as board:
         board.exec("print(0)").check()  # warm up: the first exec after boot
         for _ in range(n):
             started = time.perf_counter()
@@ -160,6 +179,35 @@ def exec_round_trips(name: str, n: int) -> list[float]:
             if out != "1\n":
                 raise RuntimeError(f"exec('print(1)') printed {out!r}")
     return times
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_share(pid: int, seconds: float) -> float:
+    before, started = _cpu_seconds(pid), time.perf_counter()
+    time.sleep(seconds)
+    return (_cpu_seconds(pid) - before) / (time.perf_counter() - started)
+
+
+def idle_cpu(name: str, deterministic: bool = False, seconds: float = 5.0) -> tuple[float, float]:
+    """Share of a core the board's emulator uses idle at its prompt: (running, paused)."""
+    with Board(find_platform(name), deterministic=deterministic) as board:
+        assert board.engine is not None
+        process = getattr(board.engine, "process", None)
+        if process is None:
+            raise RuntimeError(f"{name}: its engine has no process to measure")
+        running = _cpu_share(process.pid, seconds)
+        board.engine.pause()
+        try:
+            paused = _cpu_share(process.pid, seconds)
+        finally:
+            board.engine.resume()
+        board.exec("print(1)").check()  # and it still answers
+    return running, paused
 
 
 def repeat(fn: Callable[[], float], n: int) -> list[float]:
@@ -185,18 +233,19 @@ def time_robot(boards: list[str]) -> float | None:
 
 def row(label: str, times: list[float]) -> str:
     ms = [t * 1000 for t in times]
-    return f"{label:<40} {len(ms):>3}  {statistics.median(ms):>9.1f}  {min(ms):>9.1f}  {max(ms):>9.1f}"
+    return f"{label:<48} {len(ms):>3}  {statistics.median(ms):>9.2f}  {min(ms):>9.2f}  {max(ms):>9.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=10, help="repetitions of each measurement (default 10)")
     parser.add_argument("--board", default="microbit", help="microbit, unix, all, or platform names with commas")
+    parser.add_argument("--cpu", action="store_true", help="also measure idle CPU, running and paused")
     parser.add_argument("--robot", action="store_true", help="also time the Robot suites in robot/ (once)")
     args = parser.parse_args(argv)
     boards = ["microbit", "unix"] if args.board == "all" else args.board.split(",")
     bare = {"microbit": bare_microbit, "unix": bare_unix}
-    print(f"{'measurement (ms)':<40} {'n':>3}  {'median':>9}  {'min':>9}  {'max':>9}")
+    print(f"{'measurement (ms)':<48} {'n':>3}  {'median':>9}  {'min':>9}  {'max':>9}")
     for name in boards:
         reason = unavailable_reason(find_platform(name))
         if reason:
@@ -205,7 +254,17 @@ def main(argv: list[str] | None = None) -> int:
         if name in bare:
             print(row(f"{name}: bare boot to '>>> '", repeat(bare[name], args.n)))
         print(row(f"{name}: Board.start() to raw prompt", repeat(board_start(name), args.n)))
-        print(row(f"{name}: exec('print(1)') round trip", exec_round_trips(name, args.n)))
+        if find_platform(name).engine == "qemu":
+            for kind in ("unix", "tcp"):
+                print(row(f"{name}: exec('print(1)') round trip, {kind}", exec_round_trips(name, args.n, kind)))
+        else:
+            print(row(f"{name}: exec('print(1)') round trip", exec_round_trips(name, args.n)))
+        if args.cpu:
+            modes = [False, True] if find_platform(name).engine == "qemu" else [False]
+            for deterministic in modes:
+                running, paused = idle_cpu(name, deterministic)
+                how = " (deterministic)" if deterministic else ""
+                print(f"{name}: idle at its prompt{how}: {running:.1%} of a core running, {paused:.1%} paused")
     if args.robot:
         took = time_robot(boards)
         if took is not None:

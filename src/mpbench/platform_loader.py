@@ -6,6 +6,14 @@ every key, then the data is checked against ``platform_schema.json`` (shape,
 types, misspelt keys) and against the rules a schema cannot state (the name
 matches the file, every feature is stated once). All problems in a file are
 reported together, so one run shows everything to fix.
+
+A platform file is also code (it chooses the emulator's arguments and
+Renode's monitor lines), and may come from someone else, so the reader is
+defensive: YAML anchors and aliases are refused (an alias "bomb" of nine
+nested lists of nine aliases stands for 9^9 items, which walking the tree or
+validating it would expand), as are files over ``MAX_BYTES``, nesting deeper
+than ``MAX_DEPTH`` and anything that is not UTF-8 text. Each such file gets
+one line naming it and what was expected, never its contents or a traceback.
 """
 
 from __future__ import annotations
@@ -26,6 +34,46 @@ from mpbench.errors import PlatformError, PlatformErrors
 from mpbench.platform import FEATURES, Console, Feature, IrqSource, Mcu, Memory, Platform, Repl
 
 KeyPath = tuple[Any, ...]
+
+#: Largest platform file read (the real ones are 3-6 KB).
+MAX_BYTES = 1024 * 1024
+#: Deepest nesting of mappings and lists accepted (the real files nest 4 deep).
+MAX_DEPTH = 32
+_EXPECTED = "expected a YAML platform file"
+_NO_ANCHORS = "YAML anchors and aliases are not allowed in a platform file ({} here): write each value out"
+
+
+class _Refused(Exception):
+    """The YAML uses something a platform file may not (an anchor, an alias, deep nesting)."""
+
+    def __init__(self, message: str, mark: yaml.Mark | None):
+        super().__init__(message)
+        self.message, self.mark = message, mark
+
+
+class _PlatformYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses anchors and aliases and deep nesting while composing.
+
+    Refusing at composition means an alias bomb is never expanded: the
+    composer sees each ``&anchor`` and ``*alias`` event once, in file order.
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(_NO_ANCHORS.format(f"*{event.anchor}"), event.start_mark)
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise _Refused(_NO_ANCHORS.format(f"&{anchor}"), event.start_mark)
+        depth = getattr(self, "_mpbench_depth", 0)
+        if depth >= MAX_DEPTH:
+            raise _Refused(f"nested more than {MAX_DEPTH} levels deep; {_EXPECTED}", event.start_mark)
+        self._mpbench_depth = depth + 1
+        try:
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self._mpbench_depth = depth
+
 
 __all__ = ["default_directory", "find_platform", "load_all", "load_platform", "validate_files"]
 
@@ -57,19 +105,29 @@ def _parse(path: str, text: str) -> tuple[Any, dict[KeyPath, int], list[Platform
     """Parse YAML, recording the 1-based line of every mapping key and sequence item by key path.
 
     Duplicate keys are reported: PyYAML would silently keep the last one.
+    Anchors, aliases and deep nesting are refused (see the module's docstring).
     """
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = _PlatformYamlLoader(text)
+    except yaml.YAMLError as e:  # the reader rejects control characters as it starts
+        return None, {}, [PlatformError(path, f"not a YAML text file ({_short(e)}); {_EXPECTED}")]
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
+    except _Refused as e:
+        return None, {}, [PlatformError(path, e.message, line=e.mark.line + 1 if e.mark else None)]
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         detail = e.problem or e.context or "cannot parse"
         if e.context and e.context_mark and e.problem:
             detail += f" ({e.context} that starts on line {e.context_mark.line + 1})"
-        return None, {}, [PlatformError(path, f"YAML syntax error: {detail}", line=mark.line + 1 if mark else None)]
+        if Path(path).suffix not in (".yaml", ".yml"):  # most likely not meant as YAML at all
+            detail = f"not YAML (a syntax error: {detail}); {_EXPECTED}"
+        else:
+            detail = f"YAML syntax error: {detail}"
+        return None, {}, [PlatformError(path, detail, line=mark.line + 1 if mark else None)]
     except yaml.YAMLError as e:
-        return None, {}, [PlatformError(path, f"YAML error: {e}")]
+        return None, {}, [PlatformError(path, f"YAML error: {_short(e)}; {_EXPECTED}")]
     finally:
         loader.dispose()
     lines: dict[KeyPath, int] = {}
@@ -93,6 +151,17 @@ def _parse(path: str, text: str) -> tuple[Any, dict[KeyPath, int], list[Platform
         lines[()] = node.start_mark.line + 1
         walk(node, ())
     return data, lines, errors
+
+
+def _short(value: object, limit: int = 60) -> str:
+    """``value`` on one line, cut to ``limit`` characters: error messages never echo a whole file."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _shown(value: object) -> str:
+    """A short ``repr`` of a value from the file, for messages."""
+    return _short(repr(value))
 
 
 def _line(lines: dict[KeyPath, int], at: KeyPath) -> int | None:
@@ -121,9 +190,11 @@ def _schema_errors(path: str, data: Any, lines: dict[KeyPath, int]) -> list[Plat
             out.append(PlatformError(path, "missing (required)", _dotted((*at, m.group(1))), _line(lines, at)))
             continue
         if err.validator == "enum":
-            msg = f"{err.instance!r} is not one of: {', '.join(map(str, err.validator_value))}"
+            msg = f"{_shown(err.instance)} is not one of: {', '.join(map(str, err.validator_value))}"
         elif err.validator == "type":
-            msg = f"expected {err.validator_value}, got {type(err.instance).__name__} {err.instance!r}"
+            msg = f"expected {err.validator_value}, got {type(err.instance).__name__} {_shown(err.instance)}"
+        elif isinstance(err.instance, (dict, list, str)) and len(str(err.instance)) > 60:
+            msg = f"{_shown(err.instance)}: fails the schema's {err.validator!r} rule ({_short(err.validator_value)})"
         else:
             msg = err.message
         out.append(PlatformError(path, msg, _dotted(at) or None, _line(lines, at)))
@@ -164,17 +235,36 @@ def _check(path: Path) -> tuple[Any, list[PlatformError]]:
     """Read, parse and validate one file: its data and every problem found."""
     where = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            return None, [PlatformError(where, f"{size} bytes is too large (at most {MAX_BYTES}); {_EXPECTED}")]
+        raw = path.read_bytes()
     except OSError as e:
         return None, [PlatformError(where, f"cannot read: {e.strerror or e}")]
+    try:
+        if b"\x00" in raw:
+            raise ValueError("it holds NUL bytes")
+        text = raw.decode("utf-8")
+    except (UnicodeDecodeError, ValueError) as e:
+        why = e.reason if isinstance(e, UnicodeDecodeError) else str(e)
+        return None, [PlatformError(where, f"not a text file ({why}); {_EXPECTED} in UTF-8")]
     data, lines, errors = _parse(where, text)
     if errors and not lines:
         return None, errors
     if data is None:
         return None, [*errors, PlatformError(where, "the file is empty", line=1)]
+    if not isinstance(data, dict):
+        what = "a text" if isinstance(data, str) else f"a {type(data).__name__}"
+        return None, [
+            *errors,
+            PlatformError(
+                where,
+                f"{_EXPECTED}: a mapping of keys (name, title, mcu, ...) at the top level, but it is {what}",
+                line=lines.get(()),
+            ),
+        ]
     errors += _schema_errors(where, data, lines)
-    if isinstance(data, dict):
-        errors += _rule_errors(where, data, lines)
+    errors += _rule_errors(where, data, lines)
     return data, sorted(errors, key=lambda e: e.line or 0)
 
 

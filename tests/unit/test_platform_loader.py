@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from mpbench.errors import PlatformError, PlatformErrors
 from mpbench.platform import ENGINES, FEATURES
 from mpbench.platform_loader import default_directory, find_platform, load_all, load_platform, validate_files
+from support import mpbench
 
 PLATFORMS = Path(__file__).resolve().parents[2] / "platforms"
 SCHEMA = Path(__file__).resolve().parents[2] / "src" / "mpbench" / "platform_schema.json"
@@ -214,3 +216,87 @@ def test_schema_feature_enum_equals_features() -> None:
     assert tuple(schema["$defs"]["feature"]["enum"]) == FEATURES
     assert tuple(schema["properties"]["engine"]["enum"]) == ENGINES
     assert tuple(schema["properties"]["engines"]["properties"]) == ENGINES
+
+
+# -- input that is not a platform file, or that would cost too much to read ------------
+def alias_bomb(levels: int = 9) -> str:
+    """The "billion laughs" in YAML: each list holds nine aliases of the one before (9^9 items)."""
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]")
+    return "\n".join(lines) + "\n"
+
+
+def validate_cli(*paths: Path) -> subprocess.CompletedProcess[str]:
+    """``mpbench platforms validate`` as a user runs it; a reader that expands a bomb times out here."""
+    return mpbench("platforms", "validate", *map(str, paths), timeout=120.0)
+
+
+def test_an_alias_bomb_is_refused_in_one_line_naming_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text("# a comment first\n" + alias_bomb(), encoding="utf-8")
+    r = validate_cli(path)
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [
+        f"mpbench: {path}:2: YAML anchors and aliases are not allowed in a platform file (&a0 here): "
+        "write each value out"
+    ]
+
+
+def test_any_anchor_or_alias_is_refused_even_a_harmless_one(tmp_path: Path) -> None:
+    path = edited(tmp_path, "console:\n", "console: &console\n")
+    error = only_error(path)
+    assert error.line == line_of(path, "console: &console") and "&console here" in error.detail
+    merge = tmp_path / "merge.yaml"
+    merge.write_text("base: {a: 1}\nother:\n  <<: *base\n", encoding="utf-8")
+    error = only_error(merge)
+    assert error.line == 3 and "*base here" in error.detail  # an alias to an anchor that was never defined
+
+
+def test_nesting_too_deep_is_one_error_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text("name: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    r = validate_cli(path)
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [
+        f"mpbench: {path}:1: nested more than 32 levels deep; expected a YAML platform file"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("mpbench-binary.yaml", bytes(range(256)) * 64, "not a text file (it holds NUL bytes)"),
+        ("latin1.yaml", "name: caf\xe9\n".encode("latin-1"), "not a text file (invalid continuation byte)"),
+        ("tool.py", b"import os\n\ndef main():\n    print(os.getcwd())\n\nmain()\n", "not YAML (a syntax error"),
+        ("notes.txt", b"just some words " * 500, "a mapping of keys (name, title, mcu, ...) at the top level"),
+        ("list.yaml", b"- " + b"item\n- " * 1000 + b"last\n", "at the top level, but it is a list"),
+    ],
+    ids=["binary", "not-utf8", "python", "plain-text", "list"],
+)
+def test_a_file_that_is_not_a_platform_file_gets_one_line_saying_what_was_expected(
+    tmp_path: Path, name: str, content: bytes, expected: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    r = validate_cli(path)
+    assert r.returncode == 2
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, r.stderr[:2000]
+    assert lines[0].startswith(f"mpbench: {path}") and expected in lines[0]
+    assert "expected a YAML platform file" in lines[0]
+    assert len(lines[0]) < 300  # the file's contents are not echoed
+
+
+def test_a_file_over_a_megabyte_is_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    path.write_text(MICROBIT + "#" * (1024 * 1024) + "\n", encoding="utf-8")
+    error = only_error(path)
+    assert "is too large (at most 1048576)" in error.detail
+
+
+def test_a_long_value_of_the_wrong_type_is_shown_shortened(tmp_path: Path) -> None:
+    path = edited(tmp_path, "  baud: 115200", "  baud: " + "x" * 5000)
+    error = only_error(path)
+    assert error.key == "console.baud" and "expected integer, got str 'xxx" in error.detail
+    assert len(str(error)) < 300

@@ -1,8 +1,10 @@
-"""A minimal QMP client: enough to continue, reset and quit QEMU.
+"""A minimal QMP client: enough to continue, stop, reset and quit QEMU.
 
 QEMU is started paused (``-S``) so the console is connected before the board
 prints anything; QMP then lets it run. A blocking unix socket with a timeout
-and line-delimited JSON is all this needs, so no extra dependency.
+and line-delimited JSON is all this needs, so no extra dependency. Connecting
+retries until QEMU has created the socket, but checks on every try that QEMU
+still runs: a refused command line is reported at once, not after the timeout.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import json
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +21,20 @@ from mpbench.errors import EngineError
 
 
 class Qmp:
-    def __init__(self, path: Path, timeout: float = 10.0):
+    """A QMP connection; ``alive`` tells whether the QEMU process behind ``path`` still runs."""
+
+    def __init__(self, path: Path, timeout: float = 10.0, alive: Callable[[], bool] | None = None):
         end = time.monotonic() + timeout
         while True:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 self.sock.settimeout(timeout)
                 self.sock.connect(str(path))
                 break
             except OSError as e:
                 self.sock.close()
+                if alive is not None and not alive():
+                    raise EngineError("QEMU exited before its QMP socket opened", engine="qemu") from e
                 if time.monotonic() >= end:
                     raise EngineError(f"QEMU's QMP socket {path} did not open: {e}", engine="qemu") from e
                 time.sleep(0.01)
