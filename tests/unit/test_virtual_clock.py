@@ -19,13 +19,15 @@ from mpbench.errors import EngineError
 class SlowMonitor:
     """Answers each time query with ``value`` after ``delay`` host seconds, on another thread."""
 
-    def __init__(self, value: float, delay: float = 0.2, answers: bool = True):
-        self.value, self.delay, self.answers = value, delay, answers
+    def __init__(self, value: float, delay: float = 0.2, answers: bool = True, drop: int = 0):
+        self.value, self.delay, self.answers, self.drop = value, delay, answers, drop
         self.asked = 0
         self.clock: VirtualClock | None = None
 
     def ask_time(self) -> None:
         self.asked += 1
+        if self.asked <= self.drop:
+            return  # Renode was busy and dropped the question
         if self.answers:
             assert self.clock is not None
             threading.Timer(self.delay, self.clock.answer, (self.value,)).start()
@@ -81,3 +83,10 @@ def test_a_fresh_reading_waits_for_the_answer_to_its_own_question() -> None:
     monitor.value, monitor.delay = 7.5, 0.3
     assert clock.now() == pytest.approx(1.0)  # the latest answer stands; the new one is on its way
     assert clock.fresh(2.0) == pytest.approx(7.5)
+
+
+def test_a_dropped_question_is_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mpbench.engine.renode.REASK", 0.1)
+    clock, monitor = make(3.0, delay=0.01, drop=2)
+    assert clock.read(2.0) == pytest.approx(3.0)
+    assert monitor.asked == 3
