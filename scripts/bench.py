@@ -16,8 +16,8 @@ it measures, N times each:
 
 ``--cpu`` also measures the share of a host core a board idle at its prompt
 uses over 5 s (``/proc/PID/stat`` utime+stime), running and paused
-(``Engine.pause``), and for QEMU boards also under ``deterministic``
-(``-icount ...,sleep=off``).
+(``Engine.pause``), and for boards with an ``icount`` setting also under
+``deterministic`` (e.g. ``-icount ...,sleep=off``).
 
 ``--robot`` also times ``robot --variable PLATFORMS:<the boards> robot/``
 once. This is a benchmark, not a test: it asserts
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(row(f"{name}: exec('print(1)') round trip", exec_round_trips(name, args.n)))
         if args.cpu:
-            modes = [False, True] if find_platform(name).engine == "qemu" else [False]
+            modes = [False, True] if find_platform(name).engine_config.get("icount") else [False]
             for deterministic in modes:
                 running, paused = idle_cpu(name, deterministic)
                 how = " (deterministic)" if deterministic else ""

@@ -42,7 +42,8 @@ def test_the_flash_of_a_first_boot_is_kept_only_after_qemu_quit_and_then_used(
     assert esp32.engine is not None
     esp32.engine.pause()  # one running ESP32 at a time on a small host (the IDF 4.x boot race)
     try:
-        first = Board(platform, firmware=firmware).start()
+        # A first boot formats the filesystem: 30-120 s measured, more beside busy emulators.
+        first = Board(platform, firmware=firmware, boot_timeout=600).start()
         try:
             assert isinstance(first.engine, QemuEngine) and not first.engine.flash_from_cache
             assert flashcache.kept_flash(sha) is None  # nothing is kept while QEMU runs
