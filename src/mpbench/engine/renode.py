@@ -162,8 +162,10 @@ class RenodeEngine(Engine):
         self._log_offset = log.stat().st_size if log.exists() else 0
         self._clock.new_process()
         self.paused = False
+        # Its output goes through the pipe to _read_output, which writes renode.log: the
+        # process needs no log file of its own.
         self.process = ManagedProcess(
-            self.argv, self.workdir / "renode.stdout", stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+            self.argv, Path(os.devnull), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
         )
         assert self.process.proc.stdout is not None
         self._pump = threading.Thread(
@@ -175,7 +177,7 @@ class RenodeEngine(Engine):
             errors = self._errors()
             if errors or not self.process.alive() or time.monotonic() > end:
                 why = "reported errors" if errors else ("exited" if not self.process.alive() else "timed out")
-                tail = "\n".join(errors) or self.process.output_tail()
+                tail = self.log_tail()
                 code = self.process.returncode()
                 self.process.stop()
                 raise EngineError(
@@ -215,15 +217,18 @@ class RenodeEngine(Engine):
                 for m in _VIRTUAL.finditer(complete + sep):
                     self._clock.answer(int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]))
 
-    def _errors(self) -> list[str]:
-        """Error lines Renode logged since this instance started."""
+    def _log_lines(self) -> list[str]:
+        """What Renode logged since this process started (the log spans restarts)."""
         try:
             with open(self.workdir / "renode.log", "rb") as f:
                 f.seek(self._log_offset)
-                text = f.read().decode("utf-8", "replace")
+                return f.read().decode("utf-8", "replace").rstrip().splitlines()
         except OSError:
             return []
-        return [line for line in text.splitlines() if _ERROR.search(line)]
+
+    def _errors(self) -> list[str]:
+        """Error lines Renode logged since this process started."""
+        return [line for line in self._log_lines() if _ERROR.search(line)]
 
     def monitor(self, command: str, record: bool = True) -> None:
         """Send one command to Renode's monitor (answers and errors go to its log)."""
@@ -294,16 +299,9 @@ class RenodeEngine(Engine):
 
     def log_tail(self, lines: int = 15) -> str:
         """Renode's error lines since this process started, else the last lines of its log."""
-        errors = self._errors()
-        if errors:
-            return "\n".join(errors[-lines:])
-        try:
-            with open(self.workdir / "renode.log", "rb") as f:
-                f.seek(self._log_offset)
-                text = f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-        return "\n".join(text.rstrip().splitlines()[-lines:])
+        logged = self._log_lines()
+        errors = [line for line in logged if _ERROR.search(line)]
+        return "\n".join((errors or logged)[-lines:])
 
     def alive(self) -> bool:
         return bool(self.process and self.process.alive())
