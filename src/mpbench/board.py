@@ -195,14 +195,19 @@ class Board:
         (an ESP32 needed over 10 s after ``soft reboot``, measured).
         """
         s = self._s()
-        assert self.engine is not None
         if hard or self.platform.repl.soft_reset == "restart":
-            self.engine.reset()
-            s.board_restarted()
-            self._wait_for_prompt()
+            self._hard_reset()
         else:
             s.soft_reset(max(self.timeout, self.boot_timeout))
         s.enter_raw()
+
+    def _hard_reset(self) -> None:
+        """Reset the machine (or restart the host port) and wait for its prompt."""
+        s = self._s()
+        assert self.engine is not None
+        self.engine.reset()
+        s.board_restarted()
+        self._wait_for_prompt()
 
     # -- the recovery ladder ------------------------------------------------------------
     def recover(self, why: str = "") -> str:
@@ -252,11 +257,7 @@ class Board:
         return Deadline(RUNG_TIMEOUT, self.session.clock if self.session else None)
 
     def _rung_interrupt(self) -> None:
-        s = self._s()
-        s.interrupt()
-        s.reader.read_quiet(0.1, self._rung_deadline())
-        s.board_restarted(discard_output=False)  # where it is now is unknown
-        s.goto(ReplMode.RAW, self._rung_deadline())
+        self._s().recover(RUNG_TIMEOUT)
 
     def _rung_leave_raw(self) -> None:
         s = self._s()
@@ -276,12 +277,8 @@ class Board:
         s.goto(ReplMode.RAW, self._rung_deadline())
 
     def _rung_hard_reset(self) -> None:
-        s = self._s()
-        assert self.engine is not None
-        self.engine.reset()
-        s.board_restarted()
-        self._wait_for_prompt()
-        s.goto(ReplMode.RAW, self._rung_deadline())
+        self._hard_reset()
+        self._s().goto(ReplMode.RAW, self._rung_deadline())
 
     def _rung_restart(self) -> None:
         """A new emulator process from scratch; the transcript and recorder carry on."""
