@@ -47,7 +47,6 @@ def test_the_ladder_brings_back_a_board_that_ignores_ctrl_c(name: str, no_emulat
     from mpbench.platform_loader import find_platform
 
     with Board(find_platform(name)) as board:
-        board.start()
         hang(board)
         rung = board.recover("a test left it in a loop with Ctrl-C disabled")
         # Ctrl-C, Ctrl-B and Ctrl-D are data to the loop: only a reset can have worked.
