@@ -126,6 +126,9 @@ class Board:
         return self.platform.name
 
     def start(self) -> Board:
+        if self.session is not None:
+            # A second start would orphan the running emulator: it is still this board.
+            return self
         cls = engine_class(self.platform.engine)
         reason = cls.unavailable_reason(self.platform)
         if reason:

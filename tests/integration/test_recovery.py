@@ -138,3 +138,20 @@ def test_a_hung_test_is_followed_by_passing_tests_in_robot(name: str, tmp_path: 
     assert after[0] == "PASS", textwrap.shorten(after[1], 500) + run.stdout[-2000:]
     log = (out / "log.html").read_text()
     assert "recovery ladder started" in log
+
+
+@pytest.mark.emulator
+def test_starting_a_started_board_keeps_its_one_emulator() -> None:
+    """A second start() used to spawn a second port and orphan the first."""
+    needs("unix")
+    from mpbench.engine.process import live_processes
+    from mpbench.platform_loader import find_platform
+
+    before = len(live_processes())
+    with Board(find_platform("unix")) as board:
+        engine = board.engine
+        board.start()
+        assert board.engine is engine
+        assert len(live_processes()) == before + 1
+        assert board.exec("print(6 * 7)").check() == "42\n"
+    assert len(live_processes()) == before
