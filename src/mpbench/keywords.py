@@ -18,6 +18,7 @@ When a test fails, its teardown writes a repro bundle of it to
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
 from robot.api import SkipExecution, logger
@@ -61,6 +62,8 @@ class MicroPythonBench(CodeKeywords):
         #: Where the current test's bundle starts: transcript mark, step mark, REPL mode.
         self._bundle_from: tuple[int, int, str] | None = None
         self._bundle_names: set[str] = set()
+        #: What each board's column is (firmware, engine, versions): see `_describe_board`.
+        self.board_info: dict[str, dict[str, object]] = {}
 
     # -- boards -----------------------------------------------------------------
     def _platform(self, name: str) -> tuple[Platform, str | None]:
@@ -74,8 +77,33 @@ class MicroPythonBench(CodeKeywords):
                 platform = find_platform(name)
             except MpbenchError as e:
                 raise self.board_error(str(e)) from e
-            self._known[name] = (platform, unavailable_reason(platform))
+            override = self._firmware_override(platform.name)
+            self._known[name] = (platform, unavailable_reason(platform, override))
+            self._describe_board(platform, None)
         return self._known[name]
+
+    def _firmware_override(self, name: str) -> Path | None:
+        """``--variable FIRMWARE_<board>:PATH``: boot that image instead of the manifest's (like ``--firmware``)."""
+        variables = BuiltIn().get_variables(no_decoration=True)  # a dict lookup: "spike-prime" is no expression
+        value = variables.get(f"FIRMWARE_{name}")
+        return Path(str(value)).expanduser() if value else None
+
+    def _describe_board(self, platform: Platform, board: Board | None) -> None:
+        """Record which firmware and engine the board's column is, as top-suite metadata ``Board: NAME``.
+
+        A JSON object (``mpbench.report`` reads it back for the table's
+        headers, and tells two firmware builds of one board apart by it):
+        what the platform file names before boot, and after boot the image's
+        hash and version, the banner and the engine's version.
+        """
+        info: dict[str, object] = {"title": platform.title, "firmware": platform.firmware, "engine": platform.engine}
+        if board is not None and board.firmware is not None:
+            fw = board.firmware
+            info.update(firmware=fw.id, firmware_version=fw.version, firmware_sha256=fw.sha256)
+            info["banner"] = board.session.banner if board.session else ""
+            info["engine_version"] = board.engine.version() if board.engine else ""
+        self.board_info[platform.name] = info  # the table written at the end of the run reads it here
+        BuiltIn().set_suite_metadata(f"Board: {platform.name}", json.dumps(info), top=True)
 
     @keyword
     def use_board(self, name: str, *needs: str) -> None:
@@ -106,9 +134,11 @@ class MicroPythonBench(CodeKeywords):
         board = self.boards.get(platform.name)
         try:
             if board is None:
-                board = Board(platform, timeout=self.timeout, record=True)
+                firmware = self._firmware_override(platform.name)
+                board = Board(platform, firmware=firmware, timeout=self.timeout, record=True)
                 self.boards[platform.name] = board
                 board.start()
+                self._describe_board(platform, board)
                 self._bundle_from = _position(board)
                 logger.info(f"{platform.name} booted: {board.session.banner if board.session else ''}")
             else:

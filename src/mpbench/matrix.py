@@ -97,8 +97,12 @@ class BoardMatrix:
         # Library listeners never see the top suite end, so the table is
         # rewritten after every suite: the last write holds the whole run.
         if self.outcomes:
-            self.outdir = Path(BuiltIn().get_variable_value("${OUTPUT DIR}", "."))
-            write_reports(self.outcomes, self.outdir, self.left_out)
+            builtin = BuiltIn()
+            self.outdir = Path(builtin.get_variable_value("${OUTPUT DIR}", "."))
+            log = str(builtin.get_variable_value("${LOG FILE}", "NONE"))
+            link = None if log.upper() == "NONE" else Path(os.path.relpath(log, self.outdir)).as_posix()
+            columns = getattr(self.library, "board_info", None)
+            write_reports(self.outcomes, self.outdir, self.left_out, columns, link)
 
     def close(self) -> None:
         if self.library is not None:

@@ -7,16 +7,26 @@ test that failed because the board or the bench failed (tag
 ``board-error``), never counted as a MicroPython failure. Tests tagged
 ``fact`` check a port or version fact, not a documented promise, and are
 listed apart.
+
+The table is a JSON-ready dict (``build_table``; its shape is
+``conformance_schema.json``, kept stable: fields are only ever added) that
+``report_render`` turns into Markdown and HTML with the same content. Each
+column is a board with one firmware: the keyword library records the
+firmware and engine of every board as top-suite metadata ``Board: NAME``
+(a JSON object), and when merged runs hold one board with two firmware
+builds, each build gets its own column (``pyboard v1.25.0``). ``compare``
+holds two tables side by side: what changed per board and behaviour.
 """
 
 from __future__ import annotations
 
 import argparse
-import html
 import io
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,114 +37,150 @@ ERROR = "ERROR"
 STATUSES = ("PASS", "FAIL", ERROR, "SKIP")
 #: Suite metadata naming a board that was not run, one item per board: ``Not run: NAME``.
 NOT_RUN_PREFIX = "Not run: "
+#: Suite metadata describing a board's firmware and engine, one JSON object per board: ``Board: NAME``.
+BOARD_PREFIX = "Board: "
+#: Version of the shapes in conformance_schema.json and comparison_schema.json.
+SCHEMA_VERSION = 2
+KIND_TITLES = {"promise": "Documented promises", "fact": "Port and version facts"}
+#: The fields of a column's description, all present in the JSON (None when unknown).
+COLUMN_FIELDS = (
+    "board",
+    "title",
+    "firmware",
+    "version",
+    "firmware_version",
+    "firmware_sha256",
+    "banner",
+    "engine",
+    "engine_version",
+)
 
 
 @dataclass(frozen=True)
 class Outcome:
     area: str  # the suite: const, opt_level, schedule, ...
     behaviour: str  # the test name without the board suffix
-    board: str
+    board: str  # the column: the board's name, or name and firmware version when one board has two
     status: str  # PASS, FAIL, ERROR, SKIP
     message: str = ""
     kind: str = "promise"  # promise (the documentation says so) or fact (a port or version fact)
+    test_id: str = ""  # Robot's id (s1-s2-t3): log.html#ID shows the test
+    doc: str = ""  # the test's documentation: the sentence the behaviour checks
 
 
-def outcome_of(test: Any, area: str) -> Outcome:
+def outcome_of(test: Any, area: str, column: str | None = None) -> Outcome:
     """A test result (live from the listener, or read back from output.xml) as an outcome."""
     board = next((t.split(":", 1)[1] for t in test.tags if t.startswith("board:")), "")
     suffix = f" [{board}]"
     name = test.name[: -len(suffix)] if board and test.name.endswith(suffix) else test.name
     status = ERROR if test.status == "FAIL" and BOARD_ERROR_TAG in test.tags else test.status
     kind = "fact" if "fact" in test.tags else "promise"
-    return Outcome(area, name, board, status, test.message, kind)
+    doc = " ".join(str(test.doc or "").split())
+    return Outcome(area, name, column or board, status, test.message, kind, str(test.id), doc)
 
 
-def build_table(outcomes: Iterable[Outcome], left_out: dict[str, str] | None = None) -> dict[str, object]:
-    """A JSON-ready table: boards, rows of (area, behaviour, cells per board), totals."""
+def column_info(board: str, info: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A column's header facts from what the library recorded about the board (possibly nothing).
+
+    ``version`` is what the board said in its banner (``MicroPython v1.26.1``)
+    when it says a version there, else the firmware manifest's: a user's own
+    build named by ``FIRMWARE_<board>`` keeps the manifest id but not its version.
+    """
+    info = info or {}
+    out: dict[str, Any] = {k: (str(info[k]) if info.get(k) is not None else None) for k in COLUMN_FIELDS}
+    out["board"] = board
+    banner = re.search(r"MicroPython (v\d+\.\d+[\w.+-]*)", out["banner"] or "")
+    out["version"] = banner.group(1) if banner else out["firmware_version"]
+    return out
+
+
+def build_label(info: Mapping[str, Any]) -> str:
+    """What tells one build of a board from another in a column's name: the word after
+    ``MicroPython`` in its banner (``v1.25.0``, or a git hash on the unix port), else the
+    manifest's version, else the start of the image's hash."""
+    word = re.search(r"MicroPython (\S+?)[;,]?(?:\s|$)", str(info.get("banner") or ""))
+    if word:
+        return word.group(1)
+    return str(info.get("firmware_version") or (info.get("firmware_sha256") or "")[:8] or "?")
+
+
+def engine_label(column: Mapping[str, Any]) -> str:
+    """``renode 1.15.1``: the engine and the first version number its ``--version`` printed."""
+    engine = column.get("engine") or ""
+    number = re.search(r"\d+\.\d+(?:\.\d+)?", column.get("engine_version") or "") if engine != "host" else None
+    return f"{engine} {number.group(0)}" if number else engine
+
+
+def _totals(outcomes: list[Outcome], board: str) -> dict[str, int]:
+    return {s: sum(1 for o in outcomes if o.board == board and o.status == s) for s in STATUSES}
+
+
+def build_table(
+    outcomes: Iterable[Outcome],
+    left_out: Mapping[str, str] | None = None,
+    columns: Mapping[str, Mapping[str, Any]] | None = None,
+    log: str | None = None,
+) -> dict[str, Any]:
+    """A JSON-ready table (conformance_schema.json): columns, rows grouped by kind and area, notes.
+
+    Rows are sorted by kind (promises first), then area name, then their
+    first appearance: the same for one run and for shards of it merged in any
+    grouping. Each distinct reason (a skip's, a failure's message) of a board
+    is one numbered note, cited by every cell of that board that has it.
+    ``columns`` maps a column to what the library recorded about its board;
+    ``log`` is the link to Robot's log.html, relative to the table's folder.
+    """
     outcomes = list(outcomes)
     boards = list(dict.fromkeys(o.board for o in outcomes))
-    rows: dict[tuple[str, str, str], dict[str, dict[str, str]]] = {}
+    cols = dict(columns or {})
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     for o in outcomes:
-        rows.setdefault((o.kind, o.area, o.behaviour), {})[o.board] = {"status": o.status, "message": o.message}
-    totals = {b: {s: sum(1 for o in outcomes if o.board == b and o.status == s) for s in STATUSES} for b in boards}
-    ordered = sorted(rows.items(), key=lambda item: item[0][0] == "fact")  # promises first, stable otherwise
+        row = rows.setdefault((o.kind, o.area, o.behaviour), {"doc": o.doc, "cells": {}})
+        row["cells"][o.board] = {"status": o.status, "message": o.message, "note": None, "test_id": o.test_id}
+    ordered = sorted(rows.items(), key=lambda item: (item[0][0] == "fact", item[0][1]))
+    notes: list[dict[str, Any]] = []
+    numbers: dict[tuple[str, str], int] = {}
+    for _key, row in ordered:
+        for board in boards:
+            cell = row["cells"].get(board)
+            if cell is None or cell["status"] == "PASS" or not cell["message"]:
+                continue
+            number = numbers.get((board, cell["message"]))
+            if number is None:
+                number = numbers[(board, cell["message"])] = len(notes) + 1
+                notes.append({"number": number, "board": board, "text": cell["message"]})
+            cell["note"] = number
+    info = {b: column_info(str(cols.get(b, {}).get("board") or b), cols.get(b)) for b in boards}
+    ran = {c["board"] for c in info.values()}
     return {
+        "format": "mpbench-conformance",
+        "schema_version": SCHEMA_VERSION,
+        "title": "MicroPython conformance",
+        "log": log,
         "boards": boards,
-        "rows": [{"kind": k, "area": a, "behaviour": b, "cells": cells} for (k, a, b), cells in ordered],
-        "totals": totals,
-        "boards_not_run": left_out or {},
+        "columns": info,
+        "rows": [
+            {"kind": k, "area": a, "behaviour": b, "doc": row["doc"], "cells": row["cells"]}
+            for (k, a, b), row in ordered
+        ],
+        "totals": {b: _totals(outcomes, b) for b in boards},
+        "notes": notes,
+        "boards_not_run": {b: why for b, why in (left_out or {}).items() if b not in ran},
     }
 
 
-def _cell_text(cell: dict[str, str] | None) -> str:
-    if cell is None:
-        return "-"
-    status = cell["status"]
-    if status == "PASS":
-        return "pass"
-    if status == "SKIP":
-        return "skip: " + cell["message"].splitlines()[0] if cell["message"] else "skip"
-    first = cell["message"].splitlines()[0] if cell["message"] else ""
-    if status == ERROR:
-        return "error: " + first
-    return "**FAIL**: " + first
-
-
-def render_markdown(table: dict[str, object]) -> str:
-    boards: list[str] = table["boards"]  # type: ignore[assignment]
-    lines = ["# MicroPython conformance"]
-    for kind, title in (("promise", "Documented promises"), ("fact", "Port and version facts")):
-        rows = [r for r in table["rows"] if r["kind"] == kind]  # type: ignore[union-attr,index]
-        if not rows:
-            continue
-        lines += ["", f"## {title}", "", "| area | behaviour | " + " | ".join(boards) + " |"]
-        lines.append("|---|---|" + "---|" * len(boards))
-        for row in rows:
-            cells = [_cell_text(row["cells"].get(b)).replace("|", "\\|") for b in boards]
-            lines.append(f"| {row['area']} | {row['behaviour']} | " + " | ".join(cells) + " |")
-    totals: dict[str, dict[str, int]] = table["totals"]  # type: ignore[assignment]
-    lines += ["", "| board | pass | fail | error | skip |", "|---|---|---|---|---|"]
-    lines += [f"| {b} | {t['PASS']} | {t['FAIL']} | {t[ERROR]} | {t['SKIP']} |" for b, t in totals.items()]
-    lines += ["", "`error`: the board or the bench failed (tag `board-error`); not a verdict on MicroPython."]
-    not_run: dict[str, str] = table["boards_not_run"]  # type: ignore[assignment]
-    if not_run:
-        lines += ["", "Boards not run (choose them with `--variable PLATFORMS:...` to see each test skip):", ""]
-        lines += [f"- {b}: {why}" for b, why in not_run.items()]
-    return "\n".join(lines) + "\n"
-
-
-def render_html(table: dict[str, object]) -> str:
-    boards: list[str] = table["boards"]  # type: ignore[assignment]
-    colour = {"PASS": "#c8f7c5", "FAIL": "#f7c5c5", ERROR: "#f7e3a8", "SKIP": "#eeeeee"}
-    out = [
-        "<!doctype html><meta charset=utf-8><title>MicroPython conformance</title>",
-        "<style>td,th{border:1px solid #999;padding:2px 6px;font:13px sans-serif}table{border-collapse:collapse}"
-        "</style><h1>MicroPython conformance</h1><table><tr><th>area<th>behaviour",
-    ]
-    out += [f"<th>{html.escape(b)}" for b in boards]
-    kind = ""
-    for row in table["rows"]:  # type: ignore[union-attr]
-        if row["kind"] != kind:
-            kind = row["kind"]
-            title = "Documented promises" if kind == "promise" else "Port and version facts"
-            out.append(f"<tr><th colspan={2 + len(boards)}>{title}")
-        out.append(f"<tr><td>{html.escape(row['area'])}<td>{html.escape(row['behaviour'])}")
-        for b in boards:
-            cell = row["cells"].get(b)
-            status = cell["status"] if cell else ""
-            title = html.escape(cell["message"]) if cell else ""
-            out.append(
-                f"<td style='background:{colour.get(status, '#fff')}' title='{title}'>"
-                f"{html.escape(_cell_text(cell).replace('**', ''))}"
-            )
-    out.append("</table>")
-    return "".join(out) + "\n"
-
-
-def write_reports(outcomes: Iterable[Outcome], outdir: Path, left_out: dict[str, str] | None = None) -> dict[str, Path]:
+def write_reports(
+    outcomes: Iterable[Outcome],
+    outdir: Path,
+    left_out: Mapping[str, str] | None = None,
+    columns: Mapping[str, Mapping[str, Any]] | None = None,
+    log: str | None = None,
+) -> dict[str, Path]:
     """Write conformance.md, .json and .html into ``outdir``; return their paths."""
+    from mpbench.report_render import render_html, render_markdown
+
     outdir.mkdir(parents=True, exist_ok=True)
-    table = build_table(outcomes, left_out)
+    table = build_table(outcomes, left_out, columns, log)
     paths = {"md": outdir / "conformance.md", "json": outdir / "conformance.json", "html": outdir / "conformance.html"}
     paths["md"].write_text(render_markdown(table))
     paths["json"].write_text(json.dumps(table, indent=2) + "\n")
@@ -142,6 +188,7 @@ def write_reports(outcomes: Iterable[Outcome], outdir: Path, left_out: dict[str,
     return paths
 
 
+# -- reading Robot's output ------------------------------------------------------------------------
 def output_xml(arg: str | Path) -> Path:
     """The ``output.xml`` a command-line argument names: the file itself, or the one in that folder."""
     from mpbench.errors import MpbenchError
@@ -199,52 +246,235 @@ def merge_outputs(xmls: list[Path], outdir: Path) -> Path:
     return target
 
 
-def outcomes_from_output(path: Path) -> tuple[list[Outcome], dict[str, str]]:
-    """Read a Robot ``output.xml`` back into outcomes (and the boards not run).
+@dataclass
+class RunResults:
+    """What a run's output.xml holds for the table: outcomes by column, boards not run, columns' facts."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    left_out: dict[str, str] = field(default_factory=dict)
+    #: column -> what the library recorded about its board, plus ``board`` (the board's name).
+    columns: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _board_info(value: str) -> dict[str, Any]:
+    """A ``Board: NAME`` metadata value; anything but a JSON object (an older or edited output) is no facts."""
+    try:
+        info = json.loads(value)
+    except ValueError:
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def read_output(path: Path) -> RunResults:
+    """Read a Robot ``output.xml`` (one run, or several merged by rebot) into outcomes and column facts.
 
     Metadata is read from every suite, not only the top one: in a merged
-    output (``rebot``) each run's top suite, with its ``Not run: NAME``
-    items, is a child. A board one run left out and another ran is not
-    listed as not run.
+    output each run's top suite, with its ``Not run: NAME`` and
+    ``Board: NAME`` items, is a child, and a test takes the facts of its
+    nearest ancestor. A board one run left out and another ran is not listed
+    as not run. A board seen with two firmware builds (by hash, else
+    banner) gets one column per build, named with the version the build reports.
     """
     result = read_result(path)
-    outcomes: list[Outcome] = []
     left_out: dict[str, str] = {}
+    seen: list[tuple[Any, str, str, dict[str, Any]]] = []
 
-    def walk(suite: Any) -> None:
+    def walk(suite: Any, infos: dict[str, dict[str, Any]]) -> None:
+        infos = dict(infos)
         for key, value in suite.metadata.items():
             if key.startswith(NOT_RUN_PREFIX):
                 left_out.setdefault(key[len(NOT_RUN_PREFIX) :], value)
-        outcomes.extend(
-            outcome_of(test, suite.name) for test in suite.tests if any(t.startswith("board:") for t in test.tags)
-        )
+            elif key.startswith(BOARD_PREFIX):
+                infos[key[len(BOARD_PREFIX) :]] = _board_info(value)
+        for test in suite.tests:
+            board = next((t.split(":", 1)[1] for t in test.tags if t.startswith("board:")), None)
+            if board is not None:
+                seen.append((test, suite.name, board, infos.get(board, {})))
         for child in suite.suites:
-            walk(child)
+            walk(child, infos)
 
-    walk(result.suite)
-    ran = {o.board for o in outcomes}
-    return outcomes, {board: why for board, why in left_out.items() if board not in ran}
+    walk(result.suite, {})
+
+    def identity(info: Mapping[str, Any]) -> tuple[str, str]:
+        return (str(info.get("firmware") or ""), str(info.get("firmware_sha256") or info.get("banner") or ""))
+
+    builds: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+    for _test, _area, board, info in seen:
+        builds.setdefault(board, {}).setdefault(identity(info), info)
+    keys: dict[tuple[str, tuple[str, str]], str] = {}
+    run = RunResults()
+    for board, found in builds.items():
+        for ident, info in found.items():
+            key = board
+            if len(found) > 1:
+                key = f"{board} {build_label(info)}"
+                n = 2
+                while key in keys.values():
+                    key, n = f"{board} {build_label(info)} #{n}", n + 1
+            keys[(board, ident)] = key
+            run.columns[key] = {**info, "board": board}
+    run.outcomes = [outcome_of(t, area, keys[(b, identity(info))]) for t, area, b, info in seen]
+    run.left_out = {board: why for board, why in left_out.items() if board not in builds}
+    return run
+
+
+def outcomes_from_output(path: Path) -> tuple[list[Outcome], dict[str, str]]:
+    """Read a Robot ``output.xml`` back into outcomes (and the boards not run)."""
+    run = read_output(path)
+    return run.outcomes, run.left_out
+
+
+def log_link(log: Path, outdir: Path) -> str | None:
+    """The link from a table in ``outdir`` to Robot's ``log`` (None when there is no log to link)."""
+    if not log.is_file():
+        return None
+    return Path(os.path.relpath(log.resolve(), outdir.resolve())).as_posix()
+
+
+def table_of(arg: str | Path, outdir: Path | None = None) -> tuple[dict[str, Any], Path]:
+    """The table of one run (an output.xml or its folder), links relative to ``outdir``; and the output.xml."""
+    xml = output_xml(arg)
+    run = read_output(xml)
+    link = log_link(xml.parent / "log.html", outdir or xml.parent)
+    return build_table(run.outcomes, run.left_out, run.columns, link), xml
+
+
+# -- comparing two runs ----------------------------------------------------------------------------
+#: What a cell's change is called, by its new status (same status: the reason changed).
+CHANGE_BY_STATUS = {"FAIL": "newly failing", ERROR: "newly error", "PASS": "newly passing", "SKIP": "newly skipped"}
+CHANGES = ("newly failing", "newly error", "newly passing", "newly skipped", "reason changed", "added", "removed")
+#: Changes that make ``mpbench report --compare`` exit 1: a behaviour that did not fail before and does now.
+REGRESSIONS = ("newly failing", "newly error")
+
+
+def _pair_columns(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str | None, str | None]]:
+    """Old and new columns side by side: the same column key, else the same board name when it is unique."""
+    pairs: list[tuple[str | None, str | None]] = []
+    old_left = [b for b in old["boards"] if b not in new["boards"]]
+    for key in new["boards"]:
+        if key in old["boards"]:
+            pairs.append((key, key))
+            continue
+        name = new["columns"][key]["board"]
+        same = [b for b in old_left if old["columns"][b]["board"] == name]
+        new_same = [b for b in new["boards"] if new["columns"][b]["board"] == name and b not in old["boards"]]
+        if len(same) == 1 and len(new_same) == 1:
+            old_left.remove(same[0])
+            pairs.append((same[0], key))
+        else:
+            pairs.append((None, key))
+    return pairs + [(b, None) for b in old_left]
+
+
+def _cell(cell: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if cell is None else {k: cell[k] for k in ("status", "message", "test_id")}
+
+
+def compare_tables(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """What changed from ``old`` to ``new`` per board and behaviour (comparison_schema.json)."""
+    rows_old = {(r["kind"], r["area"], r["behaviour"]): r for r in old["rows"]}
+    rows_new = {(r["kind"], r["area"], r["behaviour"]): r for r in new["rows"]}
+    order = list(rows_new) + [k for k in rows_old if k not in rows_new]
+    order.sort(key=lambda k: (k[0] == "fact", k[1]))
+    columns, changes = [], []
+    for okey, nkey in _pair_columns(old, new):
+        key = nkey or okey
+        assert key is not None
+        columns.append(
+            {
+                "key": key,
+                "old": old["columns"][okey] if okey else None,
+                "new": new["columns"][nkey] if nkey else None,
+            }
+        )
+        if okey is None or nkey is None:
+            continue  # a board only one run has: listed as a column, no cells to compare
+        for row_key in order:
+            was = _cell(rows_old[row_key]["cells"].get(okey)) if row_key in rows_old else None
+            now = _cell(rows_new[row_key]["cells"].get(nkey)) if row_key in rows_new else None
+            if was is None and now is None:
+                continue
+            if was is None:
+                change = "added"
+            elif now is None:
+                change = "removed"
+            elif was["status"] != now["status"]:
+                change = CHANGE_BY_STATUS[now["status"]]
+            elif now["status"] != "PASS" and was["message"] != now["message"]:
+                change = "reason changed"
+            else:
+                continue
+            row = rows_new.get(row_key) or rows_old[row_key]
+            kind, area, behaviour = row_key
+            changes.append(
+                {"board": key, "kind": kind, "area": area, "behaviour": behaviour, "doc": row["doc"]}
+                | {"change": change, "old": was, "new": now}
+            )
+    counts = {c["key"]: {name: 0 for name in CHANGES} for c in columns}
+    for ch in changes:
+        counts[ch["board"]][ch["change"]] += 1
+    return {
+        "format": "mpbench-comparison",
+        "schema_version": SCHEMA_VERSION,
+        "title": "MicroPython conformance: what changed",
+        "log_old": old["log"],
+        "log_new": new["log"],
+        "columns": columns,
+        "changes": changes,
+        "counts": counts,
+        "regressed": any(ch["change"] in REGRESSIONS for ch in changes),
+    }
+
+
+def write_comparison(comparison: dict[str, Any], outdir: Path) -> dict[str, Path]:
+    """Write comparison.md, .json and .html into ``outdir``; return their paths."""
+    from mpbench.report_render import render_comparison_html, render_comparison_markdown
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    paths = {"md": outdir / "comparison.md", "json": outdir / "comparison.json", "html": outdir / "comparison.html"}
+    paths["md"].write_text(render_comparison_markdown(comparison))
+    paths["json"].write_text(json.dumps(comparison, indent=2) + "\n")
+    paths["html"].write_text(render_comparison_html(comparison))
+    return paths
+
+
+# -- the command -----------------------------------------------------------------------------------
+def do_compare(old_arg: str, new_arg: str, out: str | None) -> int:
+    from mpbench.report_render import render_comparison_markdown
+
+    outdir = Path(out) if out else None
+    old, _ = table_of(old_arg, outdir)
+    new, _ = table_of(new_arg, outdir)
+    comparison = compare_tables(old, new)
+    if outdir is not None:
+        write_comparison(comparison, outdir)
+    print(render_comparison_markdown(comparison), end="")
+    return 1 if comparison["regressed"] else 0
 
 
 def do_report(args: argparse.Namespace) -> int:
+    from mpbench.errors import MpbenchError
+
+    if args.compare:
+        if len(args.results) != 2:
+            raise MpbenchError(f"--compare takes two runs, OLD and NEW; got {len(args.results)}")
+        return do_compare(args.results[0], args.results[1], args.out)
     xmls = [output_xml(arg) for arg in args.results]
     if len(xmls) == 1:
         xml = xmls[0]
         outdir = Path(args.out) if args.out else xml.parent
     else:
         if not args.out:
-            from mpbench.errors import MpbenchError
-
             raise MpbenchError("several runs to merge: name the folder for the merged table and log with -o DIR")
         outdir = Path(args.out)
         xml = merge_outputs(xmls, outdir)
-    outcomes, left_out = outcomes_from_output(xml)
-    paths = write_reports(outcomes, outdir, left_out)
+    run = read_output(xml)
+    paths = write_reports(run.outcomes, outdir, run.left_out, run.columns, log_link(xml.parent / "log.html", outdir))
     print(paths["md"].read_text(), end="")
     # A board error is not a MicroPython failure, but the run did not give a verdict either.
-    if any(o.status == "FAIL" for o in outcomes):
+    if any(o.status == "FAIL" for o in run.outcomes):
         return 1
-    return 3 if any(o.status == ERROR for o in outcomes) else 0
+    return 3 if any(o.status == ERROR for o in run.outcomes) else 0
 
 
 def report_args(p: argparse.ArgumentParser) -> None:
@@ -257,5 +487,11 @@ def report_args(p: argparse.ArgumentParser) -> None:
         "-o",
         "--out",
         help="folder for conformance.md/.json/.html (default: beside output.xml; required to merge several runs, "
-        "which also get the merged output.xml, log.html and report.html there)",
+        "which also get the merged output.xml, log.html and report.html there); with --compare, the folder "
+        "for comparison.md/.json/.html (default: print only)",
+    )
+    p.add_argument(
+        "--compare",
+        action="store_true",
+        help="RESULTS are OLD NEW: list what changed per board and behaviour; exit 1 if anything newly fails",
     )

@@ -61,4 +61,6 @@ def test_a_lost_console_is_an_error_cell_and_reasons_survive_the_round_trip(tmp_
         assert "no-such-qemu" in reason and "no-such-image" in reason and "; " in reason
     assert report.returncode == 3, report.stdout + report.stderr  # no verdict failed, but a board did
     md = (tmp_path / "again/conformance.md").read_text()
-    assert "| error: Board error (not a MicroPython failure): " in md
+    row = next(line for line in md.splitlines() if line.startswith("| The Port Exits Under The Test"))
+    assert "⚠ error" in row and "[1]" in row, row  # the mark and word, and the note with the reason
+    assert "- [1] Board error (not a MicroPython failure): " in md

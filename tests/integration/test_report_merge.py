@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,8 +42,19 @@ def _run(platforms: Path, out: Path, *suites: str) -> None:
     assert (out / "output.xml").is_file(), run.stdout[-2000:] + run.stderr[-2000:]
 
 
+def _unlinked(md: Path) -> str:
+    """The Markdown table without its links into the log (the merged log numbers tests anew)."""
+    return re.sub(r"\]\([^)]*log\.html#[^)]*\)", "]", re.sub(r"`[^`]*log\.html`", "`log`", md.read_text()))
+
+
 def _table(folder: Path) -> dict[str, object]:
-    return json.loads((folder / "conformance.json").read_text())
+    """The table without what names the log: merged runs get new test ids in their merged log."""
+    table = json.loads((folder / "conformance.json").read_text())
+    table.pop("log")
+    for row in table["rows"]:
+        for cell in row["cells"].values():
+            cell.pop("test_id")
+    return table
 
 
 @pytest.mark.emulator
@@ -64,8 +76,7 @@ def test_two_shards_merged_give_the_full_runs_table_and_one_log(tmp_path: Path) 
     assert areas == {"Const", "Heap"}, areas  # both suites ran: the comparison below is not vacuous
     assert both == full
     assert list(both["boards_not_run"]) == ["ghost"]  # type: ignore[call-overload]
-    assert (tmp_path / "m/conformance.md").read_text() == (tmp_path / "again/conformance.md").read_text()
-    assert merged.stdout == again.stdout
+    assert _unlinked(tmp_path / "m/conformance.md") == _unlinked(tmp_path / "again/conformance.md")
 
     # The merged log holds every test of both runs, under one top suite.
     combined = ExecutionResult(str(tmp_path / "m/output.xml"))
