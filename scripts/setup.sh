@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up mpbench on Debian: the system packages the default boards need
-# (QEMU and the micro:bit firmware), then a virtualenv in .venv with mpbench,
+# (QEMU, the micro:bit firmware, Chromium for the report's browser test), then a virtualenv in .venv with mpbench,
 # Robot Framework and the unix port installed. Safe to run twice; says what it did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,8 @@ command -v qemu-system-arm >/dev/null 2>&1 || need+=(qemu-system-arm)
 [ -f /usr/share/firmware-microbit-micropython/firmware.hex ] || need+=(firmware-microbit-micropython)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
+# Headless Chromium renders the conformance page in tests/integration/test_report_browser.py.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if ((${#need[@]})); then
     sudo=""
@@ -18,7 +20,7 @@ if ((${#need[@]})); then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 else
-    echo "setup: system packages present (qemu-system-arm, firmware-microbit-micropython)"
+    echo "setup: system packages present (qemu-system-arm, firmware-microbit-micropython, chromium)"
 fi
 
 if [ -x .venv/bin/python ]; then

@@ -135,11 +135,12 @@ td.c sup a{font-weight:normal;color:var(--muted)}
 #notes p b{display:inline-block;width:2.4em;text-indent:0}
 :target{outline:2px solid #0969da}
 @media print{
- @page{size:A4 landscape;margin:7mm}
- body{margin:0;font-size:7pt;line-height:1.15}
- h1{font-size:11pt}h2{font-size:9pt;margin:6px 0 2px}.legend{font-size:6.5pt;margin:0 0 3px}
- th,td{padding:0 3px}thead th{position:static;font-size:6.5pt}thead th b{font-size:8pt}
- tr.kind th{font-size:8pt;padding:1px 3px}
+ @page{size:A4 landscape;margin:6mm}
+ body{margin:0;font-size:6pt;line-height:1.05}
+ h1{font-size:9pt;margin:0}h2{font-size:8pt;margin:4px 0 2px}.legend{font-size:5.5pt;margin:0 0 2px}
+ th,td{padding:0 2px}thead th{position:static;font-size:5.5pt}thead th b{font-size:7pt}
+ thead th span{display:inline;margin-right:3px}
+ tr.kind th,tr.area th{font-size:6pt;padding:0 2px}
  td.beh span{display:none}
  #notes{break-before:page}
  a{color:inherit;text-decoration:none}
