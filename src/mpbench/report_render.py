@@ -82,6 +82,8 @@ def render_markdown(table: dict[str, Any]) -> str:
         lines += ["| | " + " | ".join(_md(b) for b in boards) + " |", "|---|" + "---|" * len(boards)]
         lines.append("| firmware | " + " | ".join(_md(_firmware(cols[b])) for b in boards) + " |")
         lines.append("| engine | " + " | ".join(_md(engine_label(cols[b]) or "-") for b in boards) + " |")
+        lines.append("| banner | " + " | ".join(_md(cols[b]["banner"] or "-") for b in boards) + " |")
+        lines.append("| sha256 | " + " | ".join(_md((cols[b]["firmware_sha256"] or "-")[:16]) for b in boards) + " |")
         lines.append("| ✓ ✗ ⚠ – | " + " | ".join(_counts(table["totals"][b]) for b in boards) + " |")
         lines += ["", LEGEND + (f" · each mark links to its test in `{log}`" if log else "")]
     for kind, areas in _grouped(table["rows"]):
@@ -324,4 +326,18 @@ def render_comparison_html(comparison: dict[str, Any]) -> str:
     body.append("</tbody></table>")
     if not rows:
         body.append("<p>Nothing changed.")
+    else:
+        body.append("<section id=notes><h2>Details</h2>")
+        for ch in comparison["changes"]:
+            body.append(
+                f"<p><b>{html.escape(ch['board'])}</b> {html.escape(ch['area'])}: {html.escape(ch['behaviour'])}: "
+                f"<b>{ch['change']}</b>\n  was {html.escape(_reason(ch['old']))}"
+                f"\n  now {html.escape(_reason(ch['new']))}</p>"
+            )
+        body.append("</section>")
+    only = [c for c in cols if c["old"] is None or c["new"] is None]
+    if only:
+        body.append("<section id=not-run><h2>Boards in one run only</h2><ul>")
+        body += [f"<li>{html.escape(c['key'])}: only in the {'new' if c['old'] is None else 'old'} run" for c in only]
+        body.append("</ul></section>")
     return _page(comparison["title"], body)
