@@ -24,8 +24,8 @@ from mpbench.report import CHANGES, ERROR, KIND_TITLES, REGRESSIONS, STATUSES, e
 MARKS = {"PASS": ("✓", "pass"), "FAIL": ("✗", "FAIL"), ERROR: ("⚠", "error"), "SKIP": ("–", "skip")}
 LEGEND = (
     "✓ pass · ✗ FAIL: MicroPython did not do what the test checks · ⚠ error: the board or the bench failed "
-    "(tag `board-error`), not a verdict on MicroPython · – skip · [n]: the reason, under Notes · "
-    "· (a dot): not run on that board"
+    "(tag `board-error`), not a verdict on MicroPython · – skip · a number: the note below with the reason · "
+    "a dot: not run on that board."
 )
 
 
@@ -85,7 +85,7 @@ def render_markdown(table: dict[str, Any]) -> str:
         lines.append("| banner | " + " | ".join(_md(cols[b]["banner"] or "-") for b in boards) + " |")
         lines.append("| sha256 | " + " | ".join(_md((cols[b]["firmware_sha256"] or "-")[:16]) for b in boards) + " |")
         lines.append("| ✓ ✗ ⚠ – | " + " | ".join(_counts(table["totals"][b]) for b in boards) + " |")
-        lines += ["", LEGEND + (f" · each mark links to its test in `{log}`" if log else "")]
+        lines += ["", LEGEND + (f" Each mark links to its test in `{log}`." if log else "")]
     for kind, areas in _grouped(table["rows"]):
         lines += ["", f"## {KIND_TITLES.get(kind, kind)}", "", "| behaviour | " + " | ".join(map(_md, boards)) + " |"]
         lines.append("|---|" + "---|" * len(boards))
@@ -132,6 +132,8 @@ td.c sup a{font-weight:normal;color:var(--muted)}
 .PASS{background:#dafbe1;color:#116329}.FAIL{background:#ffebe9;color:#a40e26}
 .ERROR{background:#fff1c2;color:#7d4e00}.SKIP{background:#f6f8fa;color:#57606a}.NONE{color:#8c959f}
 .counts i{font-style:normal;padding:0 3px;border-radius:3px;margin-right:2px;display:inline-block}
+td.c.wrap{white-space:normal}
+#details p{margin:4px 0;white-space:pre-wrap;font-size:12px;overflow-wrap:anywhere}
 #notes .board{break-inside:avoid}
 #notes p{margin:2px 0 2px 2.4em;text-indent:-2.4em;white-space:pre-wrap;font-size:12px;overflow-wrap:anywhere}
 #notes p b{display:inline-block;width:2.4em;text-indent:0}
@@ -189,7 +191,7 @@ def render_html(table: dict[str, Any]) -> str:
     body = [
         f"<h1>{html.escape(table['title'])}</h1>",
         f"<p class=legend>{len(boards)} boards, {n} behaviours. " + html.escape(LEGEND).replace("`", ""),
-        " Hover a cell for its reason; click it for the test in Robot's log." if log else "",
+        " Hover a cell for its reason; click it for its test in Robot's log." if log else "",
         "<table class=matrix><colgroup><col>" + "<col class=board>" * len(boards) + "</colgroup>",
         "<thead><tr><th>behaviour",
     ]
@@ -238,11 +240,17 @@ def _summary(comparison: Mapping[str, Any]) -> str:
 
 
 def _versions(col: Mapping[str, Any]) -> str:
+    old, new = col["old"] or {}, col["new"] or {}
+    if old.get("firmware") and old.get("firmware") == new.get("firmware"):
+        if old.get("version") == new.get("version"):
+            return _firmware(new)
+        return f"{new['firmware']} {old.get('version') or '?'} → {new.get('version') or '?'}"
     return f"{_firmware(col['old'])} → {_firmware(col['new'])}"
 
 
 def _engines(col: Mapping[str, Any]) -> str:
-    return f"{engine_label(col['old'] or {}) or '-'} → {engine_label(col['new'] or {}) or '-'}"
+    old, new = engine_label(col["old"] or {}) or "-", engine_label(col["new"] or {}) or "-"
+    return old if old == new else f"{old} → {new}"
 
 
 def _by_cell(comparison: Mapping[str, Any]) -> tuple[list[tuple[str, str, str]], dict[tuple[str, str, str, str], Any]]:
@@ -322,12 +330,12 @@ def render_comparison_html(comparison: dict[str, Any]) -> str:
             text = html.escape(_change_text(ch))
             link = _link(log, (ch["new"] or {}).get("test_id", ""))
             text = f"<a href='{html.escape(link)}'>{text}</a>" if link else text
-            body.append(f"<td class='c {status}' title='{title}'>{text}")
+            body.append(f"<td class='c wrap {status}' title='{title}'>{text}")
     body.append("</tbody></table>")
     if not rows:
         body.append("<p>Nothing changed.")
     else:
-        body.append("<section id=notes><h2>Details</h2>")
+        body.append("<section id=details><h2>Details</h2>")
         for ch in comparison["changes"]:
             body.append(
                 f"<p><b>{html.escape(ch['board'])}</b> {html.escape(ch['area'])}: {html.escape(ch['behaviour'])}: "
