@@ -146,3 +146,23 @@ def test_a_board_with_two_builds_gets_two_columns(run: Path, tmp_path: Path) -> 
     assert table["boards"] == ["microbit", f"unix {build}", "unix v1.24.0"], table["boards"]
     assert table["columns"]["unix v1.24.0"]["version"] == "v1.24.0"
     assert all(len(row["cells"]) == 3 for row in table["rows"])
+
+
+@pytest.mark.emulator
+def test_firmware_variable_names_the_image_a_board_boots(tmp_path: Path) -> None:
+    """``--variable FIRMWARE_unix:PATH``: a missing image skips with its path; the real one boots."""
+    needs("unix")
+    missing = tmp_path / "no-such-micropython"
+    results = run_suites(
+        ROOT / "platforms", ["unix"], tmp_path / "a", "--suite", "Const", "--variable", f"FIRMWARE_unix:{missing}"
+    )
+    assert results and all(r.status == "SKIP" and f"{missing} does not exist" in r.message for r in results.values())
+    port = ROOT / ".venv/bin/micropython"
+    if not port.is_file():
+        pytest.skip(f"{port}: no unix port in the virtualenv to name")
+    results = run_suites(
+        ROOT / "platforms", ["unix"], tmp_path / "b", "--suite", "Const", "--variable", f"FIRMWARE_unix:{port}"
+    )
+    assert {r.status for r in results.values()} == {"PASS"}
+    info = json.loads(ExecutionResult(str(tmp_path / "b/output.xml")).suite.metadata["Board: unix"])
+    assert info["firmware"] == "unix-pypi" and info["banner"].startswith("MicroPython ")
