@@ -10,6 +10,10 @@ chosen with ``--variable PLATFORMS:microbit,unix`` (default: every board
 available here) and gives the copy a setup that boots or resets that board,
 so the report reads as a board-by-behaviour matrix.
 
+``--variable FIRMWARE_<board>:PATH`` boots that image on the board instead of
+the manifest's; each board's firmware and engine are recorded as top-suite
+metadata ``Board: NAME`` for the conformance table's headers.
+
 When a test fails, its teardown writes a repro bundle of it to
 ``${OUTPUT DIR}/bundles/`` (``mpbench repro run`` replays it); run with
 ``--variable MPBENCH_BUNDLES:off`` to switch that off.
