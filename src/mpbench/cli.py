@@ -295,7 +295,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], Callable[[argpars
     "report": (
         _lazy("mpbench.report", "do_report"),
         _lazy("mpbench.report", "report_args"),
-        "rebuild the conformance table from Robot's output.xml",
+        "rebuild the conformance table from Robot's output.xml (several runs: merged; --compare OLD NEW)",
     ),
     "repro": (
         _lazy("mpbench.repro.cli", "do_repro"),
