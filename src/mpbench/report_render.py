@@ -135,8 +135,8 @@ td.c sup a{font-weight:normal;color:var(--muted)}
 td.c.wrap{white-space:normal}
 #details p{margin:4px 0;white-space:pre-wrap;font-size:12px;overflow-wrap:anywhere}
 #notes .board{break-inside:avoid}
-#notes p{margin:2px 0 2px 2.4em;text-indent:-2.4em;white-space:pre-wrap;font-size:12px;overflow-wrap:anywhere}
-#notes p b{display:inline-block;width:2.4em;text-indent:0}
+#notes p{margin:2px 0 2px 3em;text-indent:-3em;white-space:pre-wrap;font-size:12px;overflow-wrap:anywhere}
+#notes p b{display:inline-block;width:3em;text-indent:0}
 :target{outline:2px solid #0969da}
 @media print{
  @page{size:A4 landscape;margin:6mm}

@@ -80,3 +80,20 @@ def test_the_fix_is_newly_passing_and_no_change_is_no_change(runs: tuple[Path, P
 def test_compare_takes_exactly_two_runs(tmp_path: Path) -> None:
     run = mpbench("report", "--compare", str(tmp_path))
     assert run.returncode == 2 and "--compare takes two runs" in run.stderr, run.stderr
+
+
+@pytest.mark.emulator
+def test_another_reason_for_the_same_skip_is_reason_changed(runs: tuple[Path, Path], tmp_path: Path) -> None:
+    """The honest run's output with one skip reason reworded (a derived fixture): only that cell changed."""
+    honest, _ = runs
+    text = (honest / "output.xml").read_text()
+    old = "MICROPY_PY_MICROPYTHON_HEAP_LOCKED=0)</status>"
+    assert old in text, "the unix port's heap_locked() skip reason moved: reword another one"
+    (tmp_path / "output.xml").write_text(text.replace(old, "MICROPY_PY_MICROPYTHON_HEAP_LOCKED is 0)</status>"))
+    run = mpbench("report", "--compare", str(honest), str(tmp_path), "-o", str(tmp_path / "cmp"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    comparison = json.loads((tmp_path / "cmp/comparison.json").read_text())
+    assert [(c["behaviour"], c["change"]) for c in comparison["changes"]] == [
+        ("Heap Locked Returns The Depth", "reason changed")
+    ]
+    assert "no regression: 1 reason changed" in run.stdout
