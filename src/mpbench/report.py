@@ -37,6 +37,8 @@ ERROR = "ERROR"
 STATUSES = ("PASS", "FAIL", ERROR, "SKIP")
 #: Suite metadata naming a board that was not run, one item per board: ``Not run: NAME``.
 NOT_RUN_PREFIX = "Not run: "
+#: Top-suite metadata the board matrix sets: the boards a run chose, comma-separated, in order.
+BOARDS_KEY = "Boards"
 #: Suite metadata describing a board's firmware and engine, one JSON object per board: ``Board: NAME``.
 BOARD_PREFIX = "Board: "
 #: Version of the shapes in conformance_schema.json and comparison_schema.json.
@@ -127,12 +129,14 @@ def build_table(
     first appearance: the same for one run and for shards of it merged in any
     grouping. Each distinct reason (a skip's, a failure's message) of a board
     is one numbered note, cited by every cell of that board that has it.
-    ``columns`` maps a column to what the library recorded about its board;
+    ``columns`` maps a column to what the library recorded about its board
+    (columns are in its order, then in order of appearance);
     ``log`` is the link to Robot's log.html, relative to the table's folder.
     """
     outcomes = list(outcomes)
-    boards = list(dict.fromkeys(o.board for o in outcomes))
     cols = dict(columns or {})
+    boards = list(dict.fromkeys(o.board for o in outcomes))
+    boards.sort(key=lambda b: list(cols).index(b) if b in cols else len(cols))  # stable: the columns' order first
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     for o in outcomes:
         row = rows.setdefault((o.kind, o.area, o.behaviour), {"doc": o.doc, "cells": {}})
@@ -277,6 +281,7 @@ def read_output(path: Path) -> RunResults:
     """
     result = read_result(path)
     left_out: dict[str, str] = {}
+    chosen: list[list[str]] = []  # each run's `Boards` metadata: the boards it chose, in their order
     seen: list[tuple[Any, str, str, dict[str, Any]]] = []
 
     def walk(suite: Any, infos: dict[str, dict[str, Any]]) -> None:
@@ -286,6 +291,8 @@ def read_output(path: Path) -> RunResults:
                 left_out.setdefault(key[len(NOT_RUN_PREFIX) :], value)
             elif key.startswith(BOARD_PREFIX):
                 infos[key[len(BOARD_PREFIX) :]] = _board_info(value)
+            elif key == BOARDS_KEY:
+                chosen.append([b.strip() for b in str(value).split(",") if b.strip()])
         for test in suite.tests:
             board = next((t.split(":", 1)[1] for t in test.tags if t.startswith("board:")), None)
             if board is not None:
@@ -313,6 +320,11 @@ def read_output(path: Path) -> RunResults:
                     key, n = f"{board} {build_label(info)} #{n}", n + 1
             keys[(board, ident)] = key
             run.columns[key] = {**info, "board": board}
+    # Columns in the order a run chose its boards (PLATFORMS), when one run's choice covers them all:
+    # shards that each list every board then merge in the full run's order whichever shard comes first.
+    order = next((names for names in chosen if set(builds) <= set(names)), list(builds))
+    ranked = sorted(run.columns.items(), key=lambda item: order.index(item[1]["board"]))
+    run.columns = dict(ranked)
     run.outcomes = [outcome_of(t, area, keys[(b, identity(info))]) for t, area, b, info in seen]
     run.left_out = {board: why for board, why in left_out.items() if board not in builds}
     return run

@@ -105,3 +105,19 @@ def test_merging_refuses_bad_inputs_in_one_line(tmp_path: Path) -> None:
         run = mpbench(*argv)
         assert run.returncode == 2, (argv, run.stdout, run.stderr)
         assert expected in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+@pytest.mark.emulator
+def test_merged_columns_follow_the_run_that_chose_every_board(tmp_path: Path) -> None:
+    """A first shard that ran only unix does not put unix first: the run that chose both boards says the order."""
+    from suite_runs import run_suites
+
+    needs("unix")
+    needs("microbit")
+    run_suites(ROOT / "platforms", ["unix"], tmp_path / "a", "--suite", "Heap")
+    run_suites(ROOT / "platforms", ["microbit", "unix"], tmp_path / "b", "--suite", "Const")
+    merged = mpbench("report", str(tmp_path / "a"), str(tmp_path / "b"), "-o", str(tmp_path / "m"))
+    assert merged.returncode in (0, 1), merged.stderr
+    table = json.loads((tmp_path / "m/conformance.json").read_text())
+    assert table["boards"] == ["microbit", "unix"]
+    assert {row["area"] for row in table["rows"]} == {"Const", "Heap"}
