@@ -68,6 +68,7 @@ def chromium(tmp: Path, *args: str, timeout: float = 180.0) -> str:
         "--no-first-run",
         "--disable-extensions",
         "--disable-background-networking",
+        "--disable-dev-shm-usage",  # containers often have a small /dev/shm
         f"--user-data-dir={tmp / 'chromium-profile'}",
         f"--window-size={WIDTH},900",
         *args,
