@@ -151,3 +151,24 @@ def test_the_probe_sees_a_page_that_scrolls_sideways(tmp_path: Path) -> None:
     )
     found = probe(page, tmp_path)
     assert found["scroll"] > found["client"]
+
+
+def test_a_five_board_comparison_fits_1400_px(tmp_path: Path) -> None:
+    """The five-board table against itself with the esp32's board errors passing and one pass failing."""
+    from mpbench.report import compare_tables
+    from mpbench.report_render import render_comparison_html
+
+    old = json.loads(FIVE.read_text())
+    new = json.loads(FIVE.read_text())
+    for row in new["rows"]:
+        cell = row["cells"]["esp32"]
+        if cell["status"] == "ERROR":
+            cell.update(status="PASS", message="", note=None)
+    new["rows"][0]["cells"]["pyboard"].update(status="FAIL", message="'1' != '2'")
+    comparison = compare_tables(old, new)
+    assert comparison["regressed"] and len(comparison["changes"]) == 6
+    page = tmp_path / "comparison.html"
+    page.write_text(render_comparison_html(comparison))
+    found = probe(page, tmp_path)
+    check_layout(found)
+    assert found["cells"] == 5 * len({(c["kind"], c["area"], c["behaviour"]) for c in comparison["changes"]})
