@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -141,14 +142,79 @@ def write_reports(outcomes: Iterable[Outcome], outdir: Path, left_out: dict[str,
     return paths
 
 
-def outcomes_from_output(path: Path) -> tuple[list[Outcome], dict[str, str]]:
-    """Read a Robot ``output.xml`` back into outcomes (and the boards not run)."""
-    from robot.api import ExecutionResult
+def output_xml(arg: str | Path) -> Path:
+    """The ``output.xml`` a command-line argument names: the file itself, or the one in that folder."""
+    from mpbench.errors import MpbenchError
 
-    result = ExecutionResult(str(path))
+    src = Path(arg)
+    xml = src / "output.xml" if src.is_dir() else src
+    if not xml.is_file():
+        raise MpbenchError(f"{xml}: no Robot output.xml there (run `robot --outputdir DIR robot/` first)")
+    return xml
+
+
+def read_result(xml: Path) -> Any:
+    """Robot's result model of ``xml``; a file that is not a Robot output is bad input, named in one line."""
+    from robot.api import ExecutionResult
+    from robot.errors import DataError
+
+    from mpbench.errors import MpbenchError
+
+    try:
+        return ExecutionResult(str(xml))
+    except DataError as e:
+        first = str(e).splitlines()[0] if str(e) else "unreadable"
+        raise MpbenchError(f"{xml}: not a Robot output.xml: {first}") from e
+
+
+def merge_outputs(xmls: list[Path], outdir: Path) -> Path:
+    """Combine several runs (CI shards, boards run apart) with Robot's ``rebot`` into ``outdir``.
+
+    Writes ``output.xml``, ``log.html`` and ``report.html`` there, each run a
+    child suite of one top suite, and returns the combined ``output.xml``: the
+    table is read from it, so its cells and the combined log describe the same
+    tests. Inputs are checked first, so a bad one is named in one line rather
+    than in rebot's own words; an input that rebot would overwrite is refused.
+    """
+    import robot
+
+    from mpbench.errors import MpbenchError
+
+    target = (outdir / "output.xml").resolve()
+    names = []
+    for xml in xmls:
+        if xml.resolve() == target:
+            raise MpbenchError(f"{xml}: an input of the merge; choose another folder with -o (it would be overwritten)")
+        names.append(read_result(xml).suite.name)
+    outdir.mkdir(parents=True, exist_ok=True)
+    out, err = io.StringIO(), io.StringIO()
+    options: dict[str, Any] = {"outputdir": str(outdir), "output": "output.xml", "log": "log.html"}
+    options["report"] = "report.html"
+    if len(set(names)) == 1:
+        options["name"] = names[0]  # "Robot" rather than rebot's "Robot & Robot"
+    rc = robot.rebot(*(str(x) for x in xmls), stdout=out, stderr=err, **options)
+    if rc >= 250 or not target.is_file():  # 251 help, 252 data error, 253 stopped, 255 internal error
+        first = (err.getvalue().strip().splitlines() or ["no output"])[0]
+        raise MpbenchError(f"rebot could not merge {', '.join(map(str, xmls))}: {first}")
+    return target
+
+
+def outcomes_from_output(path: Path) -> tuple[list[Outcome], dict[str, str]]:
+    """Read a Robot ``output.xml`` back into outcomes (and the boards not run).
+
+    Metadata is read from every suite, not only the top one: in a merged
+    output (``rebot``) each run's top suite, with its ``Not run: NAME``
+    items, is a child. A board one run left out and another ran is not
+    listed as not run.
+    """
+    result = read_result(path)
     outcomes: list[Outcome] = []
+    left_out: dict[str, str] = {}
 
     def walk(suite: Any) -> None:
+        for key, value in suite.metadata.items():
+            if key.startswith(NOT_RUN_PREFIX):
+                left_out.setdefault(key[len(NOT_RUN_PREFIX) :], value)
         outcomes.extend(
             outcome_of(test, suite.name) for test in suite.tests if any(t.startswith("board:") for t in test.tags)
         )
@@ -156,23 +222,24 @@ def outcomes_from_output(path: Path) -> tuple[list[Outcome], dict[str, str]]:
             walk(child)
 
     walk(result.suite)
-    left_out = {
-        key[len(NOT_RUN_PREFIX) :]: value
-        for key, value in result.suite.metadata.items()
-        if key.startswith(NOT_RUN_PREFIX)
-    }
-    return outcomes, left_out
+    ran = {o.board for o in outcomes}
+    return outcomes, {board: why for board, why in left_out.items() if board not in ran}
 
 
 def do_report(args: argparse.Namespace) -> int:
-    from mpbench.errors import MpbenchError
+    xmls = [output_xml(arg) for arg in args.results]
+    if len(xmls) == 1:
+        xml = xmls[0]
+        outdir = Path(args.out) if args.out else xml.parent
+    else:
+        if not args.out:
+            from mpbench.errors import MpbenchError
 
-    src = Path(args.results)
-    xml = src / "output.xml" if src.is_dir() else src
-    if not xml.is_file():
-        raise MpbenchError(f"{xml}: no Robot output.xml there (run `robot --outputdir DIR robot/` first)")
+            raise MpbenchError("several runs to merge: name the folder for the merged table and log with -o DIR")
+        outdir = Path(args.out)
+        xml = merge_outputs(xmls, outdir)
     outcomes, left_out = outcomes_from_output(xml)
-    paths = write_reports(outcomes, Path(args.out) if args.out else xml.parent, left_out)
+    paths = write_reports(outcomes, outdir, left_out)
     print(paths["md"].read_text(), end="")
     # A board error is not a MicroPython failure, but the run did not give a verdict either.
     if any(o.status == "FAIL" for o in outcomes):
@@ -181,5 +248,14 @@ def do_report(args: argparse.Namespace) -> int:
 
 
 def report_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("results", help="Robot's output.xml, or the folder holding it")
-    p.add_argument("--out", help="folder for conformance.md/.json/.html (default: beside output.xml)")
+    p.add_argument(
+        "results",
+        nargs="+",
+        help="Robot's output.xml, or the folder holding it; several (CI shards) are merged with rebot",
+    )
+    p.add_argument(
+        "-o",
+        "--out",
+        help="folder for conformance.md/.json/.html (default: beside output.xml; required to merge several runs, "
+        "which also get the merged output.xml, log.html and report.html there)",
+    )
