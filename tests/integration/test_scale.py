@@ -107,8 +107,6 @@ def test_shards_run_every_pair_once_and_merge_to_the_full_table(serial: Path, pl
     report = mpbench(
         "report", str(tmp_path / "shard1/output.xml"), str(tmp_path / "shard2/output.xml"), "-o", str(merged)
     )
-    if "unrecognized arguments" in report.stderr or report.returncode == 2:
-        pytest.skip(f"`mpbench report A B -o DIR` is not here yet: {report.stderr.strip()}")
     assert report.returncode == 0, report.stdout + report.stderr
     assert _table(merged) == _table(serial)
 
