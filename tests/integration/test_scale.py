@@ -25,6 +25,7 @@ from support import ROOT, mpbench, needs
 pytestmark = pytest.mark.emulator
 
 BOARDS = ("microbit", "unix")
+ROBOT = ROOT / "robot"
 
 
 def _pabot(*args: str) -> list[str]:
@@ -49,16 +50,15 @@ def platforms(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _run(cmd: list[str], platforms: Path) -> subprocess.CompletedProcess[str]:
+def _run(cmd: list[str], platforms: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` in ``cwd`` (pabot keeps its .pabotsuitenames there), with ``platforms`` as the platform folder."""
     env = {**os.environ, "MPBENCH_PLATFORMS": str(platforms)}
-    return subprocess.run(
-        cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=1200, stdin=subprocess.DEVNULL
-    )
+    return subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=1200, stdin=subprocess.DEVNULL)
 
 
 def _robot(outdir: Path, platforms: Path, *options: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "robot", "--console", "dotted", "--outputdir", str(outdir), *options, "robot/"]
-    return _run(cmd, platforms)
+    cmd = [sys.executable, "-m", "robot", "--console", "dotted", "--outputdir", str(outdir), *options, str(ROBOT)]
+    return _run(cmd, platforms, outdir.parent)
 
 
 def _table(outdir: Path) -> dict[str, object]:
@@ -79,7 +79,7 @@ def serial(platforms: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_pabot_with_two_processes_gives_the_serial_table(serial: Path, platforms: Path, tmp_path: Path) -> None:
     out = tmp_path / "pabot"
-    run = _run(_pabot("--processes", "2", "--chunk", "--outputdir", str(out), "robot/"), platforms)
+    run = _run(_pabot("--processes", "2", "--chunk", "--outputdir", str(out), str(ROBOT)), platforms, tmp_path)
     assert (out / "output.xml").is_file(), run.stdout[-3000:] + run.stderr[-3000:]
     # Two robot processes, each with its own emulators, and no partial tables of theirs to mislead.
     parts = sorted(p for p in (out / "pabot_results").iterdir() if p.is_dir())
@@ -132,7 +132,7 @@ def test_bundles_of_parallel_processes_do_not_collide_and_the_log_links_them(pla
         "--processes", "2", "--artifacts", "mpbundle", "--artifactsinsubfolders",
         "--variable", "PLATFORMS:unix", "--outputdir", str(out), str(suites),
     )  # fmt: skip
-    run = _run(cmd, platforms)
+    run = _run(cmd, platforms, tmp_path)
     assert (out / "output.xml").is_file(), run.stdout[-3000:] + run.stderr[-3000:]
     bundles = sorted(p.name for p in (out / "bundles").iterdir())
     assert len(bundles) == 2, bundles  # one per failed test, each process's named apart
