@@ -61,6 +61,19 @@ def pytest_configure(config: pytest.Config) -> None:
         "mpbench_needs(*features): skip on boards whose firmware lacks a feature "
         "(names from the platform files; irq:NAME asks for an IRQ source)",
     )
+    # Given to every board test (see below); registered here too, so --strict-markers passes without xdist.
+    config.addinivalue_line("markers", "xdist_group(name): pytest-xdist's --dist loadgroup keeps a group together")
+    value = config.getoption("mpbench_platform")
+    if value:
+        # Bad input is one line before anything runs: a board name that has no platform file.
+        from mpbench.errors import MpbenchError
+        from mpbench.platform_loader import find_platform
+
+        for name in (b.strip() for b in value.split(",") if b.strip()):
+            try:
+                find_platform(name)
+            except MpbenchError as e:
+                raise pytest.UsageError(f"--mpbench-platform: {str(e).splitlines()[0]}") from e
 
 
 def _chosen_boards(config: pytest.Config) -> list[str]:

@@ -101,3 +101,11 @@ def test_a_wrong_example_fails_showing_the_transcript_and_leaves_a_bundle(platfo
     assert "pytest test 'test_the_answer_is_wrong_on_purpose[microbit]'" in show.stdout, show.stdout[:2000]
     replay = mpbench("repro", "run", str(bundles[0]), timeout=300)
     assert replay.returncode == 0 and "same" in replay.stdout, replay.stdout[-2000:] + replay.stderr[-2000:]
+
+
+def test_an_unknown_board_is_one_usage_line_before_anything_runs(platforms: Path, tmp_path: Path) -> None:
+    run = _pytest(platforms, str(EXAMPLES), "--mpbench-platform", "unix,no-such-board", cwd=tmp_path)
+    assert run.returncode == 4, run.stdout[-2000:] + run.stderr[-2000:]  # pytest's usage error
+    lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
+    assert lines == [lines[0]] and "--mpbench-platform" in lines[0] and "'no-such-board'" in lines[0], lines
+    assert "passed" not in run.stdout
