@@ -20,10 +20,13 @@ uses over 5 s (``/proc/PID/stat`` utime+stime), running and paused
 ``deterministic`` (e.g. ``-icount ...,sleep=off``).
 
 ``--robot`` also times ``robot --variable PLATFORMS:<the boards> robot/``
-once. This is a benchmark, not a test: it asserts
-nothing beyond each step succeeding.
+once; ``--pabot N`` times the same run under pabot with N processes
+(``--chunk``), followed by ``mpbench report`` on its merged output, and says
+whether its table equals the serial one (with ``--robot``). ``-n 0`` skips the
+per-board measurements. This is a benchmark, not a test: it asserts nothing
+beyond each step succeeding.
 
-    .venv/bin/python scripts/bench.py [-n 10] [--board microbit|unix|all|NAME,NAME] [--cpu] [--robot]
+    .venv/bin/python scripts/bench.py [-n 10] [--board microbit|unix|all|NAME,NAME] [--cpu] [--robot] [--pabot N]
 """
 
 from __future__ import annotations
@@ -214,21 +217,38 @@ def repeat(fn: Callable[[], float], n: int) -> list[float]:
     return [fn() for _ in range(n)]
 
 
-def time_robot(boards: list[str]) -> float | None:
+def time_robot(boards: list[str], processes: int = 0) -> tuple[float, str] | None:
+    """Seconds one run of robot/ on ``boards`` took, and its conformance.json text.
+
+    ``processes`` > 0 runs it under pabot (``--chunk``, PabotLib off) and
+    includes the ``mpbench report`` that builds the table from pabot's output.
+    """
     robot_dir = ROOT / "robot"
     if not robot_dir.is_dir():
         print("robot/ does not exist: skipping the Robot timing", file=sys.stderr)
         return None
-    robot = Path(sys.executable).parent / "robot"
-    argv = [str(robot) if robot.exists() else "robot", "--variable", "PLATFORMS:" + ",".join(boards)]
+    bindir = Path(sys.executable).parent
+    robot = bindir / "robot"
+    variable = ["--variable", "PLATFORMS:" + ",".join(boards)]
     with tempfile.TemporaryDirectory(prefix="mpbench-bench-robot-") as out:
-        argv += ["--outputdir", out, "--console", "dotted", str(robot_dir)]
+        if processes:
+            robot_cmd = [sys.executable, "-m", "robot"]
+            argv = [str(bindir / "pabot"), "--no-pabotlib", "--processes", str(processes), "--chunk"]
+            argv += ["--command", *robot_cmd, "--end-command", *variable, "--outputdir", out, str(robot_dir)]
+        else:
+            argv = [str(robot) if robot.exists() else "robot", *variable]
+            argv += ["--outputdir", out, "--console", "dotted", str(robot_dir)]
         started = time.perf_counter()
-        proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+        proc = subprocess.run(argv, cwd=out, capture_output=True, text=True)
+        if processes:
+            report = [sys.executable, "-m", "mpbench.cli", "report", out]
+            subprocess.run(report, cwd=ROOT, capture_output=True, text=True)
         took = time.perf_counter() - started
+        table = Path(out, "conformance.json")
+        text = table.read_text() if table.is_file() else ""
     if proc.returncode != 0:
-        print(f"robot exited with status {proc.returncode}:\n{proc.stdout[-2000:]}", file=sys.stderr)
-    return took
+        print(f"{argv[0]} exited with status {proc.returncode}:\n{proc.stdout[-2000:]}", file=sys.stderr)
+    return took, text
 
 
 def row(label: str, times: list[float]) -> str:
@@ -242,11 +262,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--board", default="microbit", help="microbit, unix, all, or platform names with commas")
     parser.add_argument("--cpu", action="store_true", help="also measure idle CPU, running and paused")
     parser.add_argument("--robot", action="store_true", help="also time the Robot suites in robot/ (once)")
+    parser.add_argument("--pabot", type=int, default=0, metavar="N", help="also time them under pabot, N processes")
     args = parser.parse_args(argv)
     boards = ["microbit", "unix"] if args.board == "all" else args.board.split(",")
     bare = {"microbit": bare_microbit, "unix": bare_unix}
     print(f"{'measurement (ms)':<48} {'n':>3}  {'median':>9}  {'min':>9}  {'max':>9}")
-    for name in boards:
+    for name in boards if args.n > 0 else []:
         reason = unavailable_reason(find_platform(name))
         if reason:
             print(f"{name}: unavailable: {reason}")
@@ -265,10 +286,18 @@ def main(argv: list[str] | None = None) -> int:
                 running, paused = idle_cpu(name, deterministic)
                 how = " (deterministic)" if deterministic else ""
                 print(f"{name}: idle at its prompt{how}: {running:.1%} of a core running, {paused:.1%} paused")
+    serial = None
     if args.robot:
-        took = time_robot(boards)
-        if took is not None:
-            print(row(f"robot PLATFORMS:{','.join(boards)}", [took]))
+        serial = time_robot(boards)
+        if serial is not None:
+            print(row(f"robot PLATFORMS:{','.join(boards)}", [serial[0]]))
+    if args.pabot:
+        parallel = time_robot(boards, args.pabot)
+        if parallel is not None:
+            print(row(f"pabot --processes {args.pabot} PLATFORMS:{','.join(boards)}", [parallel[0]]))
+            if serial is not None:
+                same = serial[1] == parallel[1] and serial[1] != ""
+                print(f"pabot's conformance table {'equals' if same else 'DIFFERS FROM'} the serial run's")
     return 0
 
 

@@ -350,7 +350,7 @@ class MicroPythonBench(CodeKeywords):
             return
         link = html.escape(path.relative_to(outdir).as_posix())
         logger.info(
-            f"repro bundle ({size} bytes): <a href='{link}'>{link}</a>; replay it with "
+            f'repro bundle ({size} bytes): <a href="{link}">{link}</a>; replay it with '
             f"<code>mpbench repro run {html.escape(str(path))}</code>",
             html=True,
         )

@@ -171,8 +171,9 @@ def readme(doc: Mapping[str, Any], file_name: str) -> str:
     """The README.md inside a bundle: what failed, where, and how to replay it."""
     fw, eng, det, origin = doc["firmware"], doc["engine"], doc["determinism"], doc["origin"]
     failure = doc["failure"]
-    if origin["kind"] == "robot":
-        source = f"Robot test `{origin.get('test', '?')}` of suite `{origin.get('suite', '?')}`"
+    if origin["kind"] in ("robot", "pytest"):
+        runner = "Robot" if origin["kind"] == "robot" else "pytest"
+        source = f"{runner} test `{origin.get('test', '?')}` of suite `{origin.get('suite', '?')}`"
     else:
         source = f"`mpbench repro create` of `{origin.get('script', '?')}`"
     what = f"**{failure['summary']}**\n\n```\n{failure['detail'].rstrip()}\n```" if failure else "Nothing failed."
@@ -253,14 +254,18 @@ def write_test_bundle(
     message: str,
     outdir: Path,
     taken: set[str],
+    kind: str = "robot",
 ) -> tuple[Path, int]:
-    """The Robot library's bundle of a failed test: its steps and console from ``since`` (its `Use Board`) on."""
+    """The bundle of a failed Robot (or pytest, ``kind``) test: its steps and console from ``since`` on.
+
+    ``since`` is where the test took its board (`Use Board`, the pytest ``board`` fixture).
+    """
     transcript_mark, steps_mark, mode = since
     steps = board.recorder.since(steps_mark) if board.recorder else []
     records = board.transcript.to_records()[transcript_mark:] if board.transcript else []
     summary = (message.strip().splitlines() or ["the test failed"])[0]
     failure = {"summary": summary, "detail": message}
-    doc, member = describe(board, steps, records, mode, {"kind": "robot", "suite": suite, "test": test}, failure)
+    doc, member = describe(board, steps, records, mode, {"kind": kind, "suite": suite, "test": test}, failure)
     path = robot_bundle_path(outdir, suite, test, taken)
     return path, save(path, doc, member)
 

@@ -151,8 +151,9 @@ def summary_rows(bundle: Bundle) -> list[tuple[str, str]]:
         timing = f"recorded with {det['method']} {det['setting'] or ''}".rstrip() + "; a replay uses the same"
     else:
         timing = "recorded with host timing (not deterministic); a replay runs host-timed too"
-    if origin["kind"] == "robot":
-        made = f"Robot test {origin.get('test', '?')!r} of suite {origin.get('suite', '?')!r}"
+    if origin["kind"] in ("robot", "pytest"):
+        runner = "Robot" if origin["kind"] == "robot" else "pytest"
+        made = f"{runner} test {origin.get('test', '?')!r} of suite {origin.get('suite', '?')!r}"
     else:
         made = f"`mpbench repro create` of {origin.get('script', '?')!r}"
     written = f"written by mpbench {doc['mpbench_version']}"
