@@ -281,9 +281,11 @@ class PyRenode3Engine(Engine):
                     self.paused = True
                     self._paused_on.set()
                 self._answered.notify_all()
-        with self._lock:  # the worker is gone: nobody will answer
+        with self._lock:  # the worker is gone: nobody will answer, and the console has ended
             self._error = self._error or "the pyrenode3 worker exited"
             self._answered.notify_all()
+        if self._console is not None:
+            self._console.feed(None)
 
     # -- talking to the worker ---------------------------------------------------------------
     def command(self, **cmd: Any) -> None:

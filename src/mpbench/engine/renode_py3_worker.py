@@ -35,6 +35,7 @@ import queue
 import shutil
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -122,16 +123,32 @@ class Worker:
         return int(self.machine.ElapsedVirtualTime.TimeElapsed.Ticks)
 
     def on_char(self, byte: int) -> None:
-        """Runs on Renode's CPU thread at the write to the UART's data register."""
-        self.cpu.SyncTime()  # count the instructions of this quantum so far: the time of this write
-        t = self.ticks()
-        self.rx.put((int(byte), t))
+        """Runs on Renode's CPU thread at the write to the UART's data register.
+
+        ``SyncTime`` counts the instructions of this quantum so far, so the
+        time read after it is that of this write. Not before a precise pause:
+        on Renode 1.15.1, ``SyncTime`` then ``PauseAndRequestEmulationPause``
+        in one callback leaves the CPU's time handle inconsistent: virtual time
+        leaps 42.95 s (2**32 / 100 µs) and the next start dies with an
+        OverflowException in ``TimeHandle.ReportBackAndBreak`` (measured). The
+        paused machine's time is that of the write anyway; ``pump`` reads it.
+        """
         if self.pause_pattern is not None:
             self.tail = (self.tail + bytes([byte]))[-len(self.pause_pattern) :]
             if self.tail == self.pause_pattern:
                 self.pause_pattern = None
                 self.machine.PauseAndRequestEmulationPause(True)
-                self.rx.put((-1, t))
+                self.rx.put((-1 - int(byte), 0))
+                return
+        self.cpu.SyncTime()
+        self.rx.put((int(byte), self.ticks()))
+
+    def paused_ticks(self, wait: float = 10.0) -> int:
+        """The virtual time once the pause ``on_char`` requested has happened (at the next sync point)."""
+        end = time.monotonic() + wait
+        while self.emulation_now().IsStarted and time.monotonic() < end:
+            time.sleep(0.001)
+        return self.ticks()
 
     def version(self) -> str:
         """Renode's version from its Emulator assembly (hosted, there is no entry assembly to ask)."""
@@ -158,11 +175,13 @@ class Worker:
             data, times = bytearray(), []
             while item is not None:
                 byte, t = item
-                if byte < 0:
-                    if data:
-                        self.send(ev="rx", data=data.hex(), t=times)
-                        data, times = bytearray(), []
-                    self.send(ev="paused_on", t=t, now=self.ticks())
+                if byte < 0:  # the byte that completed the pause pattern: stamped once paused
+                    t = self.paused_ticks()
+                    data.append(-1 - byte)
+                    times.append(t)
+                    self.send(ev="rx", data=data.hex(), t=times)
+                    data, times = bytearray(), []
+                    self.send(ev="paused_on", t=t, now=t)
                 else:
                     data.append(byte)
                     times.append(t)
