@@ -126,25 +126,42 @@ class WorkerConsole(Console):
 
 
 class WorkerClock:
-    """The emulation's virtual time, read from the worker on each call (a pipe round trip).
+    """The emulation's virtual time, read from the worker (a pipe round trip) at most every ``every`` s.
 
-    A restarted worker counts from zero again; the time the workers before it
-    reached is kept as a base, so the clock never runs backwards.
+    In between, the latest reading or received byte's stamp stands in: a
+    stale reading can only make a wait longer, never shorter, and a session
+    looks at the clock on every read of the console. A restarted worker
+    counts from zero again; the time the workers before it reached is kept
+    as a base, so the clock never runs backwards.
     """
 
     name = "virtual"
 
-    def __init__(self, engine: PyRenode3Engine):
+    def __init__(self, engine: PyRenode3Engine, every: float = 0.05):
         self.engine = engine
+        self.every = every
         self.base = 0.0
         self.last = 0.0
+        self._asked: float | None = None
 
     def new_process(self) -> None:
         self.base += self.last
         self.last = 0.0
+        self._asked = None
+
+    def seen(self, micros: int) -> None:
+        """A received byte's stamp (called by the engine's reader thread)."""
+        self.last = max(self.last, micros / 1e6)
+
+    def fresh(self) -> float:
+        """Ask the worker now."""
+        self._asked = time.monotonic()
+        self.last = max(self.last, self.engine.ask(op="time")["t"] / 1e6)
+        return self.base + self.last
 
     def now(self) -> float:
-        self.last = self.engine.ask(op="time")["t"] / 1e6
+        if self._asked is None or time.monotonic() - self._asked >= self.every:
+            return self.fresh()
         return self.base + self.last
 
 
@@ -266,6 +283,7 @@ class PyRenode3Engine(Engine):
                 data = bytes.fromhex(event["data"])
                 self.rx_data += data
                 self.rx_times.extend(event["t"])
+                self._clock.seen(event["t"][-1])
                 if self._console is not None:
                     self._console.feed(data)
                 continue
@@ -337,7 +355,7 @@ class PyRenode3Engine(Engine):
 
     def virtual_time(self, wait: float = 5.0) -> float | None:
         try:
-            return self._clock.now()
+            return self._clock.fresh()
         except EngineError:
             return None
 
