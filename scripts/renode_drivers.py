@@ -96,31 +96,34 @@ def pause_overshoot(board: Board) -> dict[str, float]:
     return out  # the board is left paused mid-loop: the caller stops it
 
 
-def run(driver: str, board_name: str, n: int) -> dict[str, Any]:
+def empty() -> dict[str, Any]:
+    return {"start": [], "rtt": [], "prec": {d: [] for d in LOOPS}, "pause": []}
+
+
+def run_once(driver: str, board_name: str, res: dict[str, Any]) -> None:
+    """One start of the board on ``driver``, with every measurement, added to ``res``."""
     os.environ["MPBENCH_RENODE_DRIVER"] = driver
     platform = find_platform(board_name)
     reason = unavailable_reason(platform)
     if reason:
-        return {"skipped": reason}
-    res: dict[str, Any] = {"start": [], "rtt": [], "prec": {d: [] for d in LOOPS}, "pause": []}
-    for _ in range(n):
-        t0 = time.monotonic()
-        board = Board(platform)
-        try:
-            board.start()
-            res["start"].append(time.monotonic() - t0)
-            rtts = []
-            for _ in range(10):
-                t = time.monotonic()
-                board.exec("print(1)")
-                rtts.append(time.monotonic() - t)
-            res["rtt"].append(statistics.median(rtts))
-            for d in LOOPS:
-                res["prec"][d] += [precision(board, d) for _ in range(REPEAT)]
-            res["pause"].append(pause_overshoot(board))
-        finally:
-            board.stop()
-    return res
+        res["skipped"] = reason
+        return
+    t0 = time.monotonic()
+    board = Board(platform)
+    try:
+        board.start()
+        res["start"].append(time.monotonic() - t0)
+        rtts = []
+        for _ in range(10):
+            t = time.monotonic()
+            board.exec("print(1)")
+            rtts.append(time.monotonic() - t)
+        res["rtt"].append(statistics.median(rtts))
+        for d in LOOPS:
+            res["prec"][d] += [precision(board, d) for _ in range(REPEAT)]
+        res["pause"].append(pause_overshoot(board))
+    finally:
+        board.stop()
 
 
 def _span(values: list[float]) -> str:
@@ -153,8 +156,15 @@ def main() -> int:
     ap.add_argument("--drivers", default="monitor,pyrenode3")
     args = ap.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    for driver in args.drivers.split(","):
-        report(driver, run(driver, args.board, args.n))
+    drivers = args.drivers.split(",")
+    results = {d: empty() for d in drivers}
+    for _ in range(args.n):  # the drivers take turns, so both see the same host load
+        for driver in drivers:
+            if "skipped" not in results[driver]:
+                run_once(driver, args.board, results[driver])
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+    for driver in drivers:
+        report(driver, results[driver])
     return 0
 
 

@@ -118,6 +118,22 @@ class Worker:
         self.cpu = mach.sysbus.cpu.internal
         self.uart.CharReceived += Action[Byte](self.on_char)
 
+    def write(self, data: bytes) -> None:
+        """Feed bytes to the UART as Renode's own terminals do: each at the machine's next synced state.
+
+        ``WriteChar`` called straight from this thread races with the CPU
+        thread reading the UART (measured: raw-REPL blocks arrived corrupted
+        and a Ctrl-C was lost); ``HandleTimeDomainEvent`` runs it on the
+        machine's side, as ``UARTBackend.ByteRead`` does for a pty.
+        """
+        from Antmicro.Renode.Time import TimeInterval, TimeStamp  # type: ignore[import-not-found]
+        from System import Action, Byte  # type: ignore[import-not-found]
+
+        when = TimeStamp(TimeInterval.Empty, self.manager.ExternalWorld)
+        handler = Action[Byte](self.uart.WriteChar)
+        for byte in data:
+            self.machine.HandleTimeDomainEvent[Byte](handler, Byte(byte), when, None)
+
     def ticks(self) -> int:
         """The machine's virtual time in microseconds."""
         return int(self.machine.ElapsedVirtualTime.TimeElapsed.Ticks)
@@ -199,8 +215,7 @@ class Worker:
             cmd = json.loads(line)
             op = cmd.get("op")
             if op == "write":
-                for byte in bytes.fromhex(cmd["data"]):
-                    self.uart.WriteChar(byte)
+                self.write(bytes.fromhex(cmd["data"]))
             elif op == "start":
                 self.emulation_now().StartAll()
             elif op == "pause":
