@@ -28,11 +28,12 @@ Renode) without loading Renode, which takes seconds.
 from __future__ import annotations
 
 import ctypes.util
+import faulthandler
 import importlib.util
 import json
 import os
-import queue
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -41,6 +42,88 @@ from typing import Any
 
 #: What the worker needs besides the standard library (probed without importing them).
 PROBE_MODULES = ("pythonnet", "clr_loader", "pyrenode3")
+
+#: The UART tap, compiled at start by Renode's own C# compiler (``AdHocCompiler``). The
+#: CharReceived handler must be .NET code: a Python handler needs the GIL on Renode's CPU
+#: thread, and pythonnet keeps the GIL during a .NET call that blocks until the CPU thread
+#: syncs (``HandleTimeDomainEvent``, ``PauseAll``): measured, the worker deadlocked after
+#: some hundred execs. Values are ``ticks << 9 | paused << 8 | byte``.
+TAP_SOURCE = r"""
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using Antmicro.Renode.Core;
+using Antmicro.Renode.Peripherals.CPU;
+using Antmicro.Renode.Peripherals.UART;
+using Antmicro.Renode.Time;
+
+namespace Mpbench
+{
+    public class UartTap
+    {
+        public UartTap(IMachine machine, IUART uart, ICPU cpu)
+        {
+            this.machine = machine;
+            this.uart = uart;
+            this.cpu = cpu;
+            uart.CharReceived += OnChar;
+        }
+
+        public void PauseOn(byte[] p)
+        {
+            lock(sync) { tail.Clear(); pattern = p; }
+        }
+
+        public long[] Drain()
+        {
+            var list = new List<long>();
+            while(queue.TryDequeue(out var v)) { list.Add(v); }
+            return list.ToArray();
+        }
+
+        public void Write(byte[] data)
+        {
+            var when = new TimeStamp(TimeInterval.Empty, EmulationManager.ExternalWorld);
+            foreach(var b in data) { machine.HandleTimeDomainEvent(uart.WriteChar, b, when); }
+        }
+
+        private void OnChar(byte b)
+        {
+            lock(sync)
+            {
+                if(pattern != null)
+                {
+                    tail.Add(b);
+                    if(tail.Count > pattern.Length) { tail.RemoveAt(0); }
+                    if(tail.Count == pattern.Length && Matches())
+                    {
+                        pattern = null;
+                        // No SyncTime before a precise pause (see the Python side).
+                        machine.PauseAndRequestEmulationPause(true);
+                        queue.Enqueue((1L << 8) | b);
+                        return;
+                    }
+                }
+            }
+            cpu.SyncTime();
+            queue.Enqueue(((long)machine.ElapsedVirtualTime.TimeElapsed.Ticks << 9) | b);
+        }
+
+        private bool Matches()
+        {
+            for(var i = 0; i < pattern.Length; i++) { if(tail[i] != pattern[i]) return false; }
+            return true;
+        }
+
+        private readonly IMachine machine;
+        private readonly IUART uart;
+        private readonly ICPU cpu;
+        private readonly object sync = new object();
+        private readonly List<byte> tail = new List<byte>();
+        private byte[] pattern;
+        private readonly ConcurrentQueue<long> queue = new ConcurrentQueue<long>();
+    }
+}
+"""
 
 
 def probe() -> str | None:
@@ -83,9 +166,7 @@ class Worker:
         self.script = script
         self.machine_name = machine
         self.uart_name = uart
-        self.rx: queue.SimpleQueue[tuple[int, int] | None] = queue.SimpleQueue()
-        self.tail = b""
-        self.pause_pattern: bytes | None = None
+        self.stopping = False
 
     def send(self, **event: Any) -> None:
         with self.out_lock:
@@ -96,7 +177,6 @@ class Worker:
         import pyrenode3  # noqa: F401 - loads Renode's assemblies into the Mono runtime
         from Antmicro.Renode.Core import EmulationManager  # type: ignore[import-not-found]
         from pyrenode3.wrappers import Emulation, Monitor  # type: ignore[import-not-found]
-        from System import Action, Byte  # type: ignore[import-not-found]
 
         self.manager = EmulationManager
         self.emulation = Emulation()
@@ -116,48 +196,42 @@ class Worker:
             peripheral = getattr(peripheral, part)
         self.uart = peripheral.internal
         self.cpu = mach.sysbus.cpu.internal
-        self.uart.CharReceived += Action[Byte](self.on_char)
+        self.tap = self.compile_tap()(self.machine, self.uart, self.cpu)
+
+    def compile_tap(self) -> Any:
+        """Build ``TAP_SOURCE`` with Renode's compiler and return the ``UartTap`` class."""
+        import clr  # type: ignore[import-not-found]
+        from Antmicro.Renode.Utilities import AdHocCompiler  # type: ignore[import-not-found]
+
+        source = Path(os.environ.get("TMPDIR") or self.script.parent) / "mpbench_uart_tap.cs"
+        source.write_text(TAP_SOURCE)
+        clr.AddReference(str(AdHocCompiler().Compile(str(source))))
+        from Mpbench import UartTap  # type: ignore[import-not-found]
+
+        return UartTap
 
     def write(self, data: bytes) -> None:
         """Feed bytes to the UART as Renode's own terminals do: each at the machine's next synced state.
 
         ``WriteChar`` called straight from this thread races with the CPU
         thread reading the UART (measured: raw-REPL blocks arrived corrupted
-        and a Ctrl-C was lost); ``HandleTimeDomainEvent`` runs it on the
-        machine's side, as ``UARTBackend.ByteRead`` does for a pty.
+        and a Ctrl-C was lost); the tap hands each byte to
+        ``HandleTimeDomainEvent``, as ``UARTBackend.ByteRead`` does for a pty.
         """
-        from Antmicro.Renode.Time import TimeInterval, TimeStamp  # type: ignore[import-not-found]
-        from System import Action, Byte  # type: ignore[import-not-found]
+        from System import Array, Byte  # type: ignore[import-not-found]
 
-        when = TimeStamp(TimeInterval.Empty, self.manager.ExternalWorld)
-        handler = Action[Byte](self.uart.WriteChar)
-        for byte in data:
-            self.machine.HandleTimeDomainEvent[Byte](handler, Byte(byte), when, None)
+        self.tap.Write(Array[Byte](list(data)))
 
     def ticks(self) -> int:
         """The machine's virtual time in microseconds."""
         return int(self.machine.ElapsedVirtualTime.TimeElapsed.Ticks)
 
-    def on_char(self, byte: int) -> None:
-        """Runs on Renode's CPU thread at the write to the UART's data register.
-
-        ``SyncTime`` counts the instructions of this quantum so far, so the
-        time read after it is that of this write. Not before a precise pause:
-        on Renode 1.15.1, ``SyncTime`` then ``PauseAndRequestEmulationPause``
-        in one callback leaves the CPU's time handle inconsistent: virtual time
-        leaps 42.95 s (2**32 / 100 µs) and the next start dies with an
-        OverflowException in ``TimeHandle.ReportBackAndBreak`` (measured). The
-        paused machine's time is that of the write anyway; ``pump`` reads it.
-        """
-        if self.pause_pattern is not None:
-            self.tail = (self.tail + bytes([byte]))[-len(self.pause_pattern) :]
-            if self.tail == self.pause_pattern:
-                self.pause_pattern = None
-                self.machine.PauseAndRequestEmulationPause(True)
-                self.rx.put((-1 - int(byte), 0))
-                return
-        self.cpu.SyncTime()
-        self.rx.put((int(byte), self.ticks()))
+    # On the tap's CharReceived handler: ``SyncTime`` counts the instructions of this quantum
+    # so far, so the time read after it is that of this write. Not before a precise pause: on
+    # Renode 1.15.1, ``SyncTime`` then ``PauseAndRequestEmulationPause`` in one handler leaves
+    # the CPU's time handle inconsistent: virtual time leaps 42.95 s (2**32 / 100 µs) and the
+    # next start dies with an OverflowException in ``TimeHandle.ReportBackAndBreak``
+    # (measured). The paused machine's time is that of the write anyway; ``pump`` reads it.
 
     def paused_ticks(self, wait: float = 10.0) -> int:
         """The virtual time once the pause ``on_char`` requested has happened (at the next sync point)."""
@@ -183,32 +257,25 @@ class Worker:
 
     # -- threads ---------------------------------------------------------------------
     def pump(self) -> None:
-        """Send received bytes in batches (the CPU thread only queues them)."""
-        while True:
-            item = self.rx.get()
-            if item is None:
-                return
+        """Send what the tap received, in batches, polling it every 2 ms."""
+        while not self.stopping:
+            values = list(self.tap.Drain())
+            if not values:
+                time.sleep(0.002)
+                continue
             data, times = bytearray(), []
-            while item is not None:
-                byte, t = item
-                if byte < 0:  # the byte that completed the pause pattern: stamped once paused
+            for v in values:
+                data.append(v & 0xFF)
+                if v & 0x100:  # the byte that completed the pause pattern: stamped once paused
                     t = self.paused_ticks()
-                    data.append(-1 - byte)
                     times.append(t)
                     self.send(ev="rx", data=data.hex(), t=times)
                     data, times = bytearray(), []
                     self.send(ev="paused_on", t=t, now=t)
                 else:
-                    data.append(byte)
-                    times.append(t)
-                try:
-                    item = self.rx.get_nowait()
-                except queue.Empty:
-                    break
+                    times.append(v >> 9)
             if data:
                 self.send(ev="rx", data=data.hex(), t=times)
-            if item is None:
-                return
 
     def serve(self) -> None:
         for line in sys.stdin:
@@ -226,8 +293,9 @@ class Worker:
                 out, err = self.monitor.execute(cmd["cmd"])
                 self.send(ev="reply", id=cmd["id"], out=out, err=err)
             elif op == "pause_on":
-                self.tail = b""
-                self.pause_pattern = bytes.fromhex(cmd["data"])
+                from System import Array, Byte  # type: ignore[import-not-found]
+
+                self.tap.PauseOn(Array[Byte](list(bytes.fromhex(cmd["data"]))))
             elif op == "quit":
                 break
         self.quit()
@@ -237,7 +305,7 @@ class Worker:
         try:
             self.emulation_now().PauseAll()
         finally:
-            self.rx.put(None)
+            self.stopping = True
             with self.out_lock:
                 self.out.flush()
             os._exit(0)
@@ -247,6 +315,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--probe"]:
         print(json.dumps({"reason": probe()}))
         return 0
+    faulthandler.register(signal.SIGUSR1)  # kill -USR1 writes every Python thread's stack to the log
     events_fd, script, machine, uart = int(argv[0]), Path(argv[1]), argv[2], argv[3]
     worker = Worker(events_fd, script, machine, uart)
     try:
