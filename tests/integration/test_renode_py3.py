@@ -23,7 +23,7 @@ import pytest
 from mpbench.board import Board, unavailable_reason
 from mpbench.engine import engine_class
 from mpbench.engine.renode_py3 import DRIVER_VAR, PYTHON_VAR, PyRenode3Engine
-from mpbench.errors import EngineError, EngineUnavailable, MpbenchError
+from mpbench.errors import EngineUnavailable, MpbenchError
 from mpbench.platform_loader import find_platform
 
 
@@ -47,8 +47,9 @@ def test_the_monitor_driver_stays_the_default(monkeypatch: pytest.MonkeyPatch) -
 
 def test_an_unknown_driver_is_bad_input_naming_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(DRIVER_VAR, "telnet")
-    with pytest.raises(EngineError, match=r"MPBENCH_RENODE_DRIVER='telnet': expected one of monitor, pyrenode3"):
+    with pytest.raises(MpbenchError, match=r"MPBENCH_RENODE_DRIVER='telnet': expected one of monitor, pyrenode3") as e:
         engine_class("renode")
+    assert e.value.exit_status == 2
 
 
 def test_without_pythonnet_and_pyrenode3_the_reason_says_what_to_install(

@@ -37,7 +37,7 @@ from mpbench.console.base import Console
 from mpbench.engine.base import Determinism, Engine, EngineState, register_engine, requires_running
 from mpbench.engine.process import ManagedProcess, install_signal_handlers
 from mpbench.engine.renode import START_TIMEOUT, RenodeEngine, board_file
-from mpbench.errors import EngineError, EngineUnavailable, SessionError
+from mpbench.errors import EngineError, EngineUnavailable, MpbenchError, SessionError
 from mpbench.platform import Platform
 
 NAME = "renode-pyrenode3"
@@ -56,7 +56,7 @@ def driver_for(engine: str) -> str:
     if engine != "renode" or not choice:
         return engine
     if choice not in DRIVERS:
-        raise EngineError(f"{DRIVER_VAR}={choice!r}: expected one of {', '.join(DRIVERS)}")
+        raise MpbenchError(f"{DRIVER_VAR}={choice!r}: expected one of {', '.join(DRIVERS)}")  # bad input: exit 2
     return DRIVERS[choice]
 
 
