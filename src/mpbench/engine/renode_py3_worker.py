@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+STARTED = time.monotonic()
 #: What the worker needs besides the standard library (probed without importing them).
 PROBE_MODULES = ("pythonnet", "clr_loader", "pyrenode3")
 
@@ -168,6 +169,10 @@ class Worker:
         self.uart_name = uart
         self.stopping = False
 
+    def note(self, what: str) -> None:
+        """A line in the worker's log saying how long the start has taken so far (the log is the engine's)."""
+        print(f"mpbench worker: {what} after {time.monotonic() - STARTED:.2f} s", file=sys.stderr, flush=True)
+
     def send(self, **event: Any) -> None:
         with self.out_lock:
             self.out.write(json.dumps(event) + "\n")
@@ -178,9 +183,11 @@ class Worker:
         from Antmicro.Renode.Core import EmulationManager  # type: ignore[import-not-found]
         from pyrenode3.wrappers import Emulation, Monitor  # type: ignore[import-not-found]
 
+        self.note("pythonnet and Renode's assemblies loaded")
         self.manager = EmulationManager
         self.emulation = Emulation()
         self.monitor = Monitor()
+        self.note("emulation created")
         for number, line in enumerate(self.script.read_text().splitlines(), 1):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
@@ -196,7 +203,9 @@ class Worker:
             peripheral = getattr(peripheral, part)
         self.uart = peripheral.internal
         self.cpu = mach.sysbus.cpu.internal
+        self.note("board script run")
         self.tap = self.compile_tap()(self.machine, self.uart, self.cpu)
+        self.note("UART tap compiled")
 
     def compile_tap(self) -> Any:
         """Build ``TAP_SOURCE`` with Renode's compiler and return the ``UartTap`` class."""
