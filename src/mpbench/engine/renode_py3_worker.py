@@ -243,7 +243,7 @@ class Worker:
     # (measured). The paused machine's time is that of the write anyway; ``pump`` reads it.
 
     def paused_ticks(self, wait: float = 10.0) -> int:
-        """The virtual time once the pause ``on_char`` requested has happened (at the next sync point)."""
+        """The virtual time once the pause the tap requested has happened (at the next sync point)."""
         end = time.monotonic() + wait
         while self.emulation_now().IsStarted and time.monotonic() < end:
             time.sleep(0.001)
