@@ -61,7 +61,8 @@ def driver_for(engine: str) -> str:
 
 
 def worker_python() -> str:
-    return os.environ.get(PYTHON_VAR) or sys.executable
+    """The interpreter that runs the worker (absolute: the worker runs in the engine's folder)."""
+    return os.path.abspath(os.environ.get(PYTHON_VAR) or sys.executable)
 
 
 @functools.cache
@@ -245,8 +246,14 @@ class PyRenode3Engine(Engine):
             self._console.restart()
         self.started_at = time.monotonic()
         try:
+            # Its folder as working directory: Mono writes mono_crash.* files there when it crashes.
             self.process = ManagedProcess(
-                argv, self.workdir / "pyrenode3.log", stdin=subprocess.PIPE, pass_fds=(write_fd,), env=env
+                argv,
+                self.workdir / "pyrenode3.log",
+                stdin=subprocess.PIPE,
+                pass_fds=(write_fd,),
+                env=env,
+                cwd=self.workdir,
             )
         finally:
             os.close(write_fd)
