@@ -49,11 +49,12 @@ def proc_info(pid: int) -> tuple[list[str], int, int] | None:
 
 
 def is_emulator(argv: list[str]) -> bool:
-    """A QEMU of any target, Renode (Mono running Renode.exe), or the unix port (``python .../micropython``)."""
+    """A QEMU of any target, Renode (Mono running Renode.exe, or its pyrenode3 worker), or the unix port."""
     return (
         any("qemu-system" in os.path.basename(a) for a in argv[:1])
         or any(os.path.basename(a) == "micropython" for a in argv[:2])
         or any(os.path.basename(a) in ("Renode.exe", "renode") for a in argv[:3])
+        or any(os.path.basename(a) == "renode_py3_worker.py" for a in argv[:2])  # Renode hosted by pyrenode3
     )
 
 

@@ -39,8 +39,9 @@ def register_engine(name: str) -> Callable[[E], E]:
 def engine_class(name: str) -> type[Engine]:
     """The engine class registered as ``name``; the error lists the known ones."""
     # Import the built-in engines so they register themselves.
-    from mpbench.engine import host, qemu, renode  # noqa: F401
+    from mpbench.engine import host, qemu, renode, renode_py3  # noqa: F401
 
+    name = renode_py3.driver_for(name)  # MPBENCH_RENODE_DRIVER=pyrenode3 swaps the Renode driver
     try:
         return _ENGINES[name]
     except KeyError:
