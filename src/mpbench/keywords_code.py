@@ -256,6 +256,35 @@ class CodeKeywords:
         logger.info(f">>> {line}\n{out}")
         return out.rstrip("\n")
 
+    # -- files on the board ---------------------------------------------------------
+    @keyword
+    def put_file_on_board(self, local: str, remote: str | None = None) -> str:
+        """Write the host file ``local`` into the board's filesystem as ``remote`` (default: its name).
+
+        Goes through the REPL and is checked on the board by size and
+        checksum; returns the board path. Fails, with both sizes, when the
+        file does not fit. The file outlives soft resets: remove it with
+        `Remove File From Board` when the test is done.
+        """
+        from mpbench.session.files import BoardFile
+
+        try:
+            f = BoardFile.from_path(Path(local), remote or None)
+            self._board().put_file(f)
+        except MpbenchError as e:
+            raise self._failure(e) from e
+        return f.remote
+
+    @keyword
+    def remove_file_from_board(self, remote: str) -> None:
+        """Delete ``remote`` from the board's filesystem if it is there."""
+        from mpbench.session.files import remove
+
+        try:
+            remove(self._session(), remote, self._t(None))
+        except MpbenchError as e:
+            raise self._failure(e) from e
+
     @keyword
     def reset_board(self, hard: bool = False) -> None:
         """Soft-reset the current board (Ctrl-D, or a restart where the firmware has no soft reset)."""
