@@ -33,6 +33,12 @@ FEATURES: tuple[str, ...] = (
     "hard_irq",
     "soft_irq",
     "stdin_read",
+    "gc_collect_count",
+    "gc_threshold",
+    "const_tuple",
+    "str_encode",
+    "gc_block_16",
+    "mpy_import",
 )
 
 ENGINES: tuple[str, ...] = ("qemu", "renode", "host")
