@@ -1,5 +1,5 @@
-# A unix port whose gc.threshold() remembers the value it is given but never acts on
-# it: no GC runs when that much has been allocated. Run as
+# A unix port whose gc.threshold() remembers the value it is given (as given, not in
+# whole blocks) but never acts on it: no GC runs when that much has been allocated. Run as
 # `micropython -i gc_threshold_noop.py`; see kbd_intr_noop.py for how.
 import gc as _real
 import sys
@@ -17,7 +17,7 @@ for _k in dir(_real):
 
 def _threshold(*amount, _kept=[-1]):  # noqa: B006 - the list is the kept value
     if amount:
-        _kept[0] = -1 if amount[0] < 0 else amount[0] - amount[0] % 32
+        _kept[0] = -1 if amount[0] < 0 else amount[0]  # kept as given, not in whole blocks
         return None
     return _kept[0]
 
