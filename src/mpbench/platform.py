@@ -39,6 +39,7 @@ FEATURES: tuple[str, ...] = (
     "str_encode",
     "gc_block_16",
     "mpy_import",
+    "fs_statvfs",
 )
 
 ENGINES: tuple[str, ...] = ("qemu", "renode", "host")
