@@ -169,3 +169,15 @@ def test_on_a_renode_board_both_routes_give_the_same_file(name: str, tmp_path: P
         assert files.readback(b.session, "baked.bin") == files.readback(b.session, "through_the_repl.bin")
         assert files.readback(b.session, "baked.bin") == (6000, zlib.adler32(data))
         assert b.exec("import mod\nprint(mod.hello())").check().strip() == "hi from mod"
+
+
+def test_a_file_too_big_for_the_boot_image_is_refused_with_the_sizes(tmp_path: Path) -> None:
+    """Local builds only: the image is written before Renode starts, so the refusal costs no boot."""
+    needs("pyboard")
+    big = tmp_path / "big.bin"
+    big.write_bytes(_blob(200000))
+    script = tmp_path / "s.py"
+    script.write_text("print(1)\n")
+    out = mpbench("run", "-p", "pyboard", "--put", str(big), str(script))
+    assert out.returncode == 2, out.stderr
+    assert "do not fit in a FAT volume of 114688 bytes" in out.stderr and "big.bin is 200000" in out.stderr
