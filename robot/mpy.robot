@@ -12,7 +12,7 @@ A Precompiled Module Imports And Runs Like Its Source
     ...    "The resulting bytecode file has a .mpy extension; it may be copied to the filesystem and imported
     ...    in the usual way." The module's .mpy alone is copied to the board; importing it gives what the
     ...    source gives when run on the same board.
-    [Tags]    promise    needs:mpy_import
+    [Tags]    promise    needs:mpy_import    needs:fs_write
     ${mpy} =    Precompile For Board    ${CURDIR}/scripts/mpy_module.py
     Execute Script File    ${CURDIR}/scripts/mpy_module.py
     ${from_source} =    Execute On Board    print(answer())
@@ -27,7 +27,7 @@ An Mpy Of Another Version Is Refused With ValueError
     ...    happens otherwise. An .mpy made by mpy-cross for another format is refused at import with
     ...    ValueError ("incompatible .mpy file"). Source: py/persistentcode.c mp_raw_code_load (the header
     ...    check, v1.12-v1.29).
-    [Tags]    fact    needs:mpy_import
+    [Tags]    fact    needs:mpy_import    needs:fs_write
     ${mpy} =    Precompile For Board    ${CURDIR}/scripts/mpy_module.py    other_version=${True}
     Put File On Board    ${mpy}    mpbold.mpy
     ${result} =    Run On Board    import mpbold

@@ -20,7 +20,7 @@ Importing A Module Needs RAM For The Compiler
     ...    there is insufficient RAM to run the compiler. In this case the import statement will produce a
     ...    memory exception." A module put on the board's filesystem cannot be imported with the heap
     ...    locked: the import raises MemoryError.
-    [Tags]    promise    needs:heap_lock
+    [Tags]    promise    needs:heap_lock    needs:fs_write
     Put File On Board    ${CURDIR}/scripts/mpy_module.py    mpbimp.py
     ${out} =    Execute Script File    ${CURDIR}/scripts/import_locked.py
     Remove File From Board    mpbimp.py

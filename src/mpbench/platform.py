@@ -40,6 +40,7 @@ FEATURES: tuple[str, ...] = (
     "gc_block_16",
     "mpy_import",
     "fs_statvfs",
+    "fs_write",
 )
 
 ENGINES: tuple[str, ...] = ("qemu", "renode", "host")
