@@ -24,6 +24,8 @@ from mpbench.errors import (
     SessionError,
 )
 from mpbench.platform import Platform
+from mpbench.session import files as board_files
+from mpbench.session.files import BoardFile
 from mpbench.session.recorder import Recorder, recorded
 from mpbench.session.repl import CTRL_B, PROMPT, ExecResult, ReplMode, ReplSession
 
@@ -106,6 +108,7 @@ class Board:
         fetch: bool = False,
         deterministic: bool = False,
         record: bool = False,
+        files: list[BoardFile] | None = None,
     ):
         self.platform = platform
         self.firmware_override = firmware
@@ -120,6 +123,9 @@ class Board:
         self.firmware: Any = None
         self.boot_output = ""
         self._transcript: Any = None
+        #: Files put on the board at every start (``mpbench run --put``), and how each got there.
+        self.files = list(files or [])
+        self.file_routes: dict[str, str] = {}
 
     @property
     def name(self) -> str:
@@ -139,6 +145,8 @@ class Board:
         for attempt in range(1, attempts + 1):
             self.engine = cls(self.platform, self.firmware)
             self.engine.deterministic = self.deterministic
+            baked = [f for f in self.files if cls.image_accepts(self.platform, f.remote)]
+            self.engine.image_files = {f.remote: f.data for f in baked}
             try:
                 self.engine.start()
                 self.session = ReplSession(self.engine.open_console(), self.platform, self.timeout)
@@ -149,6 +157,7 @@ class Board:
                 self._wait_for_prompt()
                 self.engine.ready(self.boot_output)
                 self.session.enter_raw()
+                self._place_files(baked)
                 return self
             except BootError as e:
                 self.stop()
@@ -165,6 +174,27 @@ class Board:
                 self.stop()
                 raise
         raise AssertionError("unreachable")
+
+    def _place_files(self, baked: list[BoardFile]) -> None:
+        """Check the files baked into the boot image on the board; write the rest through the REPL."""
+        s = self._s()
+        for f in self.files:
+            if f in baked:
+                board_files.verify(s, f, self.timeout)
+                self.file_routes[f.remote] = "image"
+            else:
+                board_files.write_via_repl(s, f, self.timeout)
+                self.file_routes[f.remote] = "repl"
+
+    def put_file(self, f: BoardFile) -> None:
+        """Write ``f`` into the running board's filesystem through the REPL and check it there.
+
+        Raises ``FileTooBig`` (exit 2) with the sizes when it does not fit. The
+        file stays until removed: soft resets keep a board's filesystem. Not a
+        recorded step of its own: the blocks it runs are, so a bundle replays them.
+        """
+        board_files.write_via_repl(self._s(), f, self.timeout)
+        self.file_routes[f.remote] = "repl"
 
     def _wait_for_prompt(self) -> None:
         assert self.session is not None and self.engine is not None

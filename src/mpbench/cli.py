@@ -104,6 +104,7 @@ def do_firmware(args: argparse.Namespace) -> int:
 # -- run / repl -----------------------------------------------------------------
 def _board(args: argparse.Namespace) -> Board:
     from mpbench.platform_loader import find_platform
+    from mpbench.session.files import BoardFile
 
     platform = find_platform(args.platform, _platforms_dir(args))
     return Board(
@@ -112,6 +113,7 @@ def _board(args: argparse.Namespace) -> Board:
         timeout=args.timeout,
         boot_timeout=args.boot_timeout,
         fetch=args.fetch,
+        files=[BoardFile.from_spec(spec) for spec in getattr(args, "put", None) or []],
     )
 
 
@@ -268,6 +270,12 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     _board_options(p)
     p.add_argument("script", help="MicroPython script to run, or - for stdin")
     p.add_argument("--transcript", help="write the whole console transcript to this file")
+    p.add_argument(
+        "--put",
+        action="append",
+        metavar="LOCAL[:REMOTE]",
+        help="write this file into the board's filesystem before the script runs (repeatable)",
+    )
 
 
 def _repl_args(p: argparse.ArgumentParser) -> None:

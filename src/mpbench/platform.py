@@ -33,6 +33,14 @@ FEATURES: tuple[str, ...] = (
     "hard_irq",
     "soft_irq",
     "stdin_read",
+    "gc_collect_count",
+    "gc_threshold",
+    "const_tuple",
+    "str_encode",
+    "gc_block_16",
+    "mpy_import",
+    "fs_statvfs",
+    "fs_write",
 )
 
 ENGINES: tuple[str, ...] = ("qemu", "renode", "host")

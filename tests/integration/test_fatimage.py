@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mpbench.board import resolve_firmware, unavailable_reason
-from mpbench.errors import FirmwareError
+from mpbench.errors import FileTooBig, FirmwareError
 from mpbench.firmware.fatimage import fat12_image
 from mpbench.platform_loader import find_platform
 
@@ -75,5 +75,5 @@ def test_names_that_are_not_8_3_are_refused() -> None:
 
 
 def test_files_that_do_not_fit_are_refused() -> None:
-    with pytest.raises(FirmwareError, match="do not fit"):
+    with pytest.raises(FileTooBig, match=r"do not fit in a FAT volume of 114688 bytes: they take 204800 bytes"):
         fat12_image({"big.bin": b"x" * 200 * 1024}, 112 * 1024)

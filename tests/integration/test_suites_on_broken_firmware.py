@@ -21,6 +21,8 @@ reason (checked on Robot's message).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from suite_runs import Result, run_suites, with_features, write_variant
@@ -42,6 +44,12 @@ SHIMS: dict[str, tuple[str, set[str]]] = {
             "Heap Locks Nest",
             "Heap Unlock Returns The Remaining Depth",
             "The REPL Unlocks A Heap Left Locked",
+            "Adjacent String Literals Are Joined At Compile Time",
+            "A List Literal Is Built On Each Call",
+            "Making New Bytes From Bytes Allocates",
+            "Str Encode Allocates",
+            "Exec And Eval Need The Heap",
+            "Importing A Module Needs RAM For The Compiler",
         },
     ),
     "unix-schedule-at-once": (
@@ -56,6 +64,29 @@ SHIMS: dict[str, tuple[str, set[str]]] = {
         "heap_unlock_none.py",
         {"Heap Unlock Returns The Remaining Depth"},
     ),
+}
+
+#: The memory suites (issue 14) and the shims that break them: run on those suites only, to keep CI short.
+MEMORY_SUITES = ("gc_collect", "gc_automatic", "fragmentation", "heap_map", "interning", "mem_info")
+MEMORY_SHIMS: dict[str, tuple[str, set[str]]] = {
+    "unix-gc-collect-none": ("gc_collect_none.py", {"Gc Collect Returns The Count On Unix And None On Bare Metal"}),
+    "unix-gc-auto-off": (
+        "gc_auto_off.py",
+        {"A Failed Allocation Runs A GC And Is Retried", "A Threshold Provokes A GC Before The Heap Is Full"},
+    ),
+    "unix-gc-threshold-noop": (
+        "gc_threshold_noop.py",
+        {"A Threshold Provokes A GC Before The Heap Is Full", "Gc Threshold Returns The Value Set In Whole Blocks"},
+    ),
+    "unix-heap-grows": ("heap_grows.py", {"A Fragmented Heap Refuses A Buffer That Fits Early"}),
+    "unix-mem-info-no-map": (
+        "mem_info_no_map.py",
+        {
+            "Verbose Mem Info Prints The Heap Map",
+            "The Heap Map Shows Free, Head And Tail Blocks In The Legend's Letters",
+        },
+    ),
+    "unix-no-interning": ("no_interning.py", {"A Name Used Many Times Is Interned Once"}),
 }
 
 HEADER = "uncaught exception in simulated Timer interrupt handler"
@@ -89,6 +120,20 @@ def shim_results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, st
 
 
 @pytest.fixture(scope="module")
+def memory_results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Result]:
+    """The memory suites on the honest unix port and on each memory shim, in one Robot run."""
+    needs("unix")
+    tmp = tmp_path_factory.mktemp("broken-memory")
+    platforms = tmp / "platforms"
+    platforms.mkdir()
+    write_variant(platforms, "unix", "unix")
+    for board, (shim, _) in MEMORY_SHIMS.items():
+        write_variant(platforms, "unix", board, shim)
+    selection = [arg for suite in MEMORY_SUITES for arg in ("--suite", suite)]
+    return run_suites(platforms, ["unix", *MEMORY_SHIMS], tmp / "results", *selection)
+
+
+@pytest.fixture(scope="module")
 def irq_results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Result]:
     """The emergency-buffer tests on the simulated hard IRQ, honest and broken."""
     needs("unix")
@@ -114,10 +159,22 @@ def _tests_on(results: dict[tuple[str, str], Result], board: str) -> dict[str, R
     return {test: r for (b, test), r in results.items() if b == board}
 
 
-@pytest.mark.parametrize("board", list(SHIMS))
-def test_a_shim_fails_exactly_the_tests_named_for_it(shim_results: dict[tuple[str, str], Result], board: str) -> None:
+@pytest.fixture
+def results_for(request: pytest.FixtureRequest) -> Callable[[str], tuple[dict[tuple[str, str], Result], set[str]]]:
+    """The Robot results a shimmed board ran in, and the tests that must fail on it."""
+
+    def pick(board: str) -> tuple[dict[tuple[str, str], Result], set[str]]:
+        if board in MEMORY_SHIMS:
+            return request.getfixturevalue("memory_results"), MEMORY_SHIMS[board][1]
+        return request.getfixturevalue("shim_results"), SHIMS[board][1]
+
+    return pick
+
+
+@pytest.mark.parametrize("board", [*SHIMS, *MEMORY_SHIMS])
+def test_a_shim_fails_exactly_the_tests_named_for_it(results_for: Callable, board: str) -> None:
     """The tests named for the shim fail; every other test ends as on the honest port."""
-    expected = SHIMS[board][1]
+    shim_results, expected = results_for(board)
     on_shim, on_unix = _tests_on(shim_results, board), _tests_on(shim_results, "unix")
     assert on_shim, f"no results for {board}"
     assert on_shim.keys() == on_unix.keys()
@@ -134,10 +191,11 @@ def test_a_shim_fails_exactly_the_tests_named_for_it(shim_results: dict[tuple[st
     assert not changed, f"{board}: tests that ended differently from the honest port: {changed}"
 
 
-@pytest.mark.parametrize("board", list(SHIMS))
-def test_the_honest_port_passes_what_a_shim_fails(shim_results: dict[tuple[str, str], Result], board: str) -> None:
+@pytest.mark.parametrize("board", [*SHIMS, *MEMORY_SHIMS])
+def test_the_honest_port_passes_what_a_shim_fails(results_for: Callable, board: str) -> None:
     """A test that failed on a shim but not on honest firmware is the shim's doing, not the suite's."""
-    for test in SHIMS[board][1]:
+    shim_results, expected = results_for(board)
+    for test in expected:
         r = shim_results.get(("unix", test))
         assert r is not None, f"no result for {test} on unix"
         assert r.status == "PASS", f"{test} on the honest unix port: {r.status} {r.message}"

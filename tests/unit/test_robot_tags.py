@@ -24,6 +24,8 @@ from robot.api import parsing
 ROOT = Path(__file__).resolve().parents[2]
 SUITES = sorted((ROOT / "robot").glob("*.robot"))
 DOCS = ROOT / "tests" / "data" / "micropython-module-docs.txt"
+#: The other documentation the suites check: "MicroPython on microcontrollers" (the memory suites).
+MORE_DOCS = (ROOT / "tests" / "data" / "micropython-constrained-docs.txt",)
 KINDS = ("promise", "fact")
 
 
@@ -77,6 +79,11 @@ def docs_text(path: Path = DOCS) -> str:
     return _normalise("\n".join(lines))
 
 
+def all_docs_text() -> str:
+    """Every documentation file the suites quote, one per paragraph break (a quote never spans two)."""
+    return "\n\n".join(docs_text(p) for p in (DOCS, *MORE_DOCS))
+
+
 def problems(tests: list[RobotTest], docs: str) -> list[tuple[RobotTest, str]]:
     """Everything wrong with the tests' kind tags and documentation: (test, what is wrong) pairs."""
     found = []
@@ -107,7 +114,7 @@ def test_there_are_suites_to_check() -> None:
 
 
 def test_every_test_is_a_promise_or_a_fact_and_says_why() -> None:
-    docs = docs_text()
+    docs = all_docs_text()
     tests = [t for p in SUITES for t in read_tests(p)]
     found = problems(tests, docs)
     assert not found, _report(found)

@@ -105,6 +105,17 @@ class Engine(ABC):
         self.workdir = Path(tempfile.mkdtemp(prefix=f"mpbench-{platform.name}-"))
         self.argv: list[str] = []
         self._console: Console | None = None
+        #: Files (board path -> bytes) to bake into the filesystem image the engine writes at start;
+        #: set by ``Board`` from what ``image_accepts`` took.
+        self.image_files: dict[str, bytes] = {}
+
+    @classmethod
+    def image_accepts(cls, platform: Platform, remote: str) -> bool:
+        """True when this engine can bake a file named ``remote`` into the board's boot image.
+
+        Most engines boot no image of their own making: their files go through the REPL.
+        """
+        return False
 
     @classmethod
     @abstractmethod

@@ -106,16 +106,28 @@ class RenodeEngine(Engine):
             cmds.append(f"sysbus.cpu VectorTableOffset {vector_table:#x}")
         return cmds
 
+    @classmethod
+    def image_accepts(cls, platform: Platform, remote: str) -> bool:
+        """Files with an 8.3 name in the root folder go into the FAT image this engine writes."""
+        fs = platform.engine_config.get("filesystem")
+        if not fs or "boot_py" not in fs:
+            return False
+        from mpbench.firmware.fatimage import is_short_name
+
+        name = remote[len("/flash/") :] if remote.startswith("/flash/") else remote.lstrip("/")
+        return is_short_name(name) and name.lower() != "boot.py"
+
     def _filesystem_commands(self) -> list[str]:
         fs = self.platform.engine_config.get("filesystem")
         if not fs or "boot_py" not in fs:
             return []
         from mpbench.firmware.fatimage import fat12_image
 
+        files = {"boot.py": fs["boot_py"].encode()}
+        for remote, data in self.image_files.items():
+            files[remote[len("/flash/") :] if remote.startswith("/flash/") else remote.lstrip("/")] = data
         image = self.workdir / "filesystem.img"
-        image.write_bytes(
-            fat12_image({"boot.py": fs["boot_py"].encode()}, int(fs["size"]), int(fs.get("sector_size", 512)))
-        )
+        image.write_bytes(fat12_image(files, int(fs["size"]), int(fs.get("sector_size", 512))))
         return [f"sysbus LoadBinary @{image} {int(fs['address']):#x}"]
 
     def build_script(self) -> Path:

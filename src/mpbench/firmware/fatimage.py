@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 
-from mpbench.errors import FirmwareError
+from mpbench.errors import FileTooBig, FirmwareError
 
 ROOT_ENTRIES = 64  # 4 sectors of 32-byte entries: plenty for a boot.py and a main.py
 FAT_DATE_1980_01_01 = (0 << 9) | (1 << 5) | 1  # the earliest valid FAT date, so no file has 1980-00-00
@@ -35,8 +35,20 @@ def _set_fat12(fat: bytearray, cluster: int, value: int) -> None:
         fat[i + 1] = (value >> 4) & 0xFF
 
 
+def is_short_name(name: str) -> bool:
+    """True when ``name`` can go in the image's root folder as it is (an 8.3 name, no folder)."""
+    try:
+        _short_name(name)
+    except FirmwareError:
+        return False
+    return "/" not in name
+
+
 def fat12_image(files: dict[str, bytes], size: int, sector_size: int = 512, label: str = "MPBENCH") -> bytes:
-    """A FAT12 volume of ``size`` bytes holding ``files`` (8.3 names) in its root folder."""
+    """A FAT12 volume of ``size`` bytes holding ``files`` (8.3 names) in its root folder.
+
+    Files that do not fit raise ``FileTooBig`` (bad input, exit 2) with the sizes.
+    """
     if size % sector_size:
         raise FirmwareError(f"a FAT volume of {size} bytes is not a whole number of {sector_size}-byte sectors")
     total = size // sector_size
@@ -76,7 +88,12 @@ def fat12_image(files: dict[str, bytes], size: int, sector_size: int = 512, labe
         first = next_cluster if content else 0
         if content:
             if next_cluster + n - 2 > clusters:
-                raise FirmwareError(f"the files do not fit in a FAT volume of {size} bytes")
+                need = sum(max(1, -(-len(c) // sector_size)) for c in files.values() if c) * sector_size
+                raise FileTooBig(
+                    f"the files do not fit in a FAT volume of {size} bytes: they take {need} bytes of clusters "
+                    f"({sum(len(c) for c in files.values())} bytes of data, {name} is {len(content)}) "
+                    f"and it holds {clusters * sector_size}"
+                )
             for k in range(n):
                 c = next_cluster + k
                 _set_fat12(fat, c, 0xFFF if k == n - 1 else c + 1)
