@@ -60,8 +60,6 @@ def test_allocation_fails_while_the_heap_is_locked(board) -> None:
 
 
 def test_put_a_module_then_import_it(board) -> None:
-    if not hasattr(board.board, "put_file"):
-        pytest.skip("board.put needs Board.put_file (mpbench's file writing, issue 12), not in this mpbench")
     board.put(SCRIPTS / "greet.py")
     assert board.exec("import greet\nprint(greet.GREETING)").strip() == "hello from a file put on the board"
 

@@ -267,16 +267,11 @@ class BoardHandle:
     def put(self, local: str | os.PathLike[str], remote: str | None = None) -> None:
         """Write the host file ``local`` into the board's filesystem as ``remote`` (default: its name).
 
-        Checked on the board afterwards (size and checksum). Needs ``Board.put_file``.
+        Checked on the board afterwards (size and checksum), as ``mpbench run --put`` does.
         """
-        put_file = getattr(self.board, "put_file", None)
-        if put_file is None:
-            raise RuntimeError(
-                "board.put needs Board.put_file (mpbench's file writing, issue 12), which this mpbench does not have"
-            )
         from mpbench.session.files import BoardFile
 
-        put_file(BoardFile.from_path(Path(local), remote))
+        self.board.put_file(BoardFile.from_path(Path(local), remote))
 
     def transcript(self) -> str:
         """What crossed the console during this test (sent bytes shown as «…»)."""
