@@ -324,7 +324,7 @@ class Board:
         stimulate = getattr(self.engine, "stimulate", None)
         if stimulate is None:
             raise EngineError(f"{self.name}: the {self.platform.engine} engine cannot drive IRQs from outside")
-        stimulate(irq.external)
+        stimulate(irq.external, source)
 
     def pause(self) -> None:
         """Stop the board's time while no test talks to it, so it costs no CPU (see ``Engine.pause``).

@@ -44,6 +44,7 @@ REASK = 1.0
 START_TIMEOUT = 90.0
 _VIRTUAL = re.compile(rb"Elapsed Virtual Time: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _ERROR = re.compile(r"\[ERROR\]|There was an error executing command|Could not find|No such command")
+_LOG_LINE = re.compile(rb"\d\d:\d\d:\d\d\.\d{4} \[(?:NOISY|DEBUG|INFO|WARNING)\] [^\n]*\n")
 _SYNC = re.compile(rb"^\s*mpb-sync-(\d+)\s*$")
 _QUANTUM = re.compile(rb"Quantum: (\d+):(\d+):(\d+(?:\.\d+)?)")
 #: The seed Renode's pseudo-random generator gets on every stepped board (recorded in bundles).
@@ -260,7 +261,12 @@ class RenodeEngine(Engine):
         self._terminal_gen = 0
         self.planner.active()
         lines = self._sync(
-            ["emulation SetAdvanceImmediately true", f"emulation SetSeed {SEED}", "emulation GetTimeSourceInfo"],
+            [
+                "logLevel 2",  # no INFO line per step ("Machine paused."): warnings and errors still show
+                "emulation SetAdvanceImmediately true",
+                f"emulation SetSeed {SEED}",
+                "emulation GetTimeSourceInfo",
+            ],
             timeout=self._clock.first_answer,
         )
         self._read_time(lines)
@@ -293,7 +299,10 @@ class RenodeEngine(Engine):
                     return
                 out.write(chunk)
                 out.flush()
-                complete, sep, pending = (pending + chunk).rpartition(b"\n")
+                # Renode's logger writes from other threads and can land in the middle of a
+                # monitor answer (measured: "m12:57:11.7260 [INFO] ... paused.\npb-sync-518"):
+                # take whole log lines out before splitting the answers into lines.
+                complete, sep, pending = _LOG_LINE.sub(b"", pending + chunk).rpartition(b"\n")
                 for m in _VIRTUAL.finditer(complete + sep):
                     self._clock.answer(int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]))
                 if complete:
@@ -457,8 +466,10 @@ class RenodeEngine(Engine):
 
     def run_to(self, at_us: int) -> None:
         """Run until virtual instant ``at_us`` (no-op when already there), output left on the console."""
+        self.run_for(0)
         while self.vt_us < at_us:
-            self.run_for(run_plan(self.vt_us, at_us - self.vt_us, self.planner, self.schedule) or 1)
+            n = run_plan(self.vt_us, at_us - self.vt_us, self.planner, self.schedule)
+            self.run_for(n)
             self.planner.silent()
 
     def _drain(self) -> bytes:
@@ -484,11 +495,10 @@ class RenodeEngine(Engine):
         if data:
             return data
         budget_us = max(0, round(budget * US))
-        spent = 0
-        while spent < budget_us:
-            n = run_plan(self.vt_us, budget_us - spent, self.planner, self.schedule) or 1
-            self.run_for(n)
-            spent += n
+        end = self.vt_us + budget_us
+        self.run_for(0)  # a stimulus due now lands before the first step
+        while self.vt_us < end:
+            self.run_for(run_plan(self.vt_us, end - self.vt_us, self.planner, self.schedule))
             data = self._drain()
             if data:
                 self.planner.active()
@@ -515,6 +525,8 @@ class RenodeEngine(Engine):
         written to the pty would reach the UART whenever Renode's reader
         thread gets to them, possibly in the middle of a later step.
         """
+        if not data:
+            return
         self._catch_up("console")
         self._stimulus("console", data.decode("latin-1"))
         uart = self.platform.engine_config["uart"]
@@ -572,7 +584,7 @@ class RenodeEngine(Engine):
                 'python "from Antmicro.Renode.Core import EmulationManager as M; '
                 "e = M.Instance.CurrentEmulation; x = e.ExternalsManager; "
                 "ts = [t for t in list(x.Externals) if x.TryGetName(t)[1].startswith('console')]; "
-                '[e.Connector.DisconnectFromAll(t) or x.RemoveExternal(t) or t.Dispose() for t in ts]"'
+                '[e.Connector.DisconnectFromAll(t) or x.RemoveExternal(t) or t.Dispose() for t in ts]"',
             ]
         )
 
