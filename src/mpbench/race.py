@@ -2,10 +2,10 @@
 
 On a Renode board the bench owns virtual time (``engine/vtime.py``), so "raise
 the pin edge 130 us after the script printed ``go``" is an exact, repeatable
-instant. The explorer runs SCRIPT once to the moment TEXT has been printed,
-saves the machine there (Renode ``Save``), and then, for each instant of the
-window, loads that state, applies the platform's ``external`` IRQ source at
-the instant and lets the script finish. Runs are grouped by what the script
+instant. For each instant of the window the explorer loads the board's boot
+snapshot into one running Renode, runs SCRIPT to the moment TEXT has been
+printed, applies the platform's ``external`` IRQ source at the instant and
+lets the script finish. Runs are grouped by what the script
 printed (the transcript's fingerprint): one outcome means no instant in the
 window changed anything; several mean a race.
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,35 +131,43 @@ class Race:
                 + (result.stdout + result.stderr).rstrip()
             )
 
+    def _one(self, board: Board, off: int) -> tuple[str, str]:
+        """From the boot state: SCRIPT to TEXT, the IRQ ``off`` us later, to the end; (digest, output)."""
+        s, engine = board.session, board.engine
+        assert s is not None and engine is not None
+        self._to_anchor(board)
+        self.anchor_us = engine.vt_us  # type: ignore[attr-defined]
+        engine.run_to(self.anchor_us + off)  # type: ignore[attr-defined]
+        board.stimulate(self.source)
+        engine.planner = SlicePlanner()  # type: ignore[attr-defined]  # after the instant: fewer steps
+        result = s.exec_follow(self.timeout)
+        return outcome_digest(result.stdout, result.stderr), result.stdout + result.stderr
+
     def sweep(self) -> None:
-        """Every instant of the window, from one saved state at the TEXT moment."""
+        """Every instant of the window, each run from the board's boot state loaded into one Renode.
+
+        Not from a state saved at the TEXT moment: after ``Load`` of a machine
+        whose EXTI line was already configured, Renode 1.15.1 lost the first pin
+        edge (measured), so every run configures its IRQ after a load, as a fresh
+        boot does.
+        """
         board = Board(self.platform, firmware=self.firmware, timeout=self.timeout)
-        with board, tempfile.TemporaryDirectory(prefix="mpbench-race-") as tmp:
+        with board:
             engine, s = board.engine, board.session
-            if not getattr(engine, "stepped", False):
+            if not getattr(engine, "stepped", False) or getattr(engine, "snapshot", None) is None:
                 raise RaceInputError(
-                    f"{self.platform.name}: `race` needs a board whose virtual time the bench drives "
-                    "(a Renode board without MPBENCH_RENODE_CLOCK=free)"
+                    f"{self.platform.name}: `race` needs a Renode board whose virtual time the bench drives and "
+                    "its boot snapshot (no MPBENCH_RENODE_CLOCK=free, no MPBENCH_RENODE_SNAPSHOTS=0)"
                 )
             assert engine is not None and s is not None
-            self._to_anchor(board)
-            self.anchor_us = engine.vt_us
-            anchor = Path(tmp) / "anchor.state"
-            engine.save_state(anchor)
-            engine.planner = SlicePlanner()  # after the instant, steps only decide how often output is read
-            kept = {k: getattr(s, k) for k in ("mode", "_staged_offset", "use_raw_paste")}
-            buffered = bytes(s.reader.buf)
+            state = engine.snapshot.state_path  # type: ignore[attr-defined]
             started = time.monotonic()
             for off in self.offsets:
-                engine.load_state(anchor)
-                for k, v in kept.items():
-                    setattr(s, k, v)
-                s.reader.buf[:] = buffered
-                engine.schedule.add(self.anchor_us + off, self.commands, self.source)
-                result = s.exec_follow(self.timeout)
-                digest = outcome_digest(result.stdout, result.stderr)
-                out = self.outcomes.setdefault(digest, Outcome(digest, result.stdout + result.stderr))
-                out.offsets.append(off)
+                engine.load_state(state)  # type: ignore[attr-defined]
+                s.board_restarted(discard_output=True)
+                s.enter_raw()
+                digest, output = self._one(board, off)
+                self.outcomes.setdefault(digest, Outcome(digest, output)).offsets.append(off)
             self.sweep_seconds = time.monotonic() - started
 
     def record(self, outdir: Path) -> None:
@@ -173,14 +180,10 @@ class Race:
             off = out.offsets[0]
             board = Board(self.platform, firmware=self.firmware, timeout=self.timeout, record=True)
             with board:
-                engine, s = board.engine, board.session
-                assert engine is not None and s is not None and board.recorder is not None
+                assert board.recorder is not None
                 steps_mark, transcript_mark = board.recorder.mark(), board.transcript.mark()
-                self._to_anchor(board)
-                engine.run_to(engine.vt_us + off)  # type: ignore[attr-defined]
-                board.stimulate(self.source)
-                result = s.exec_follow(self.timeout)
-                out.replayed_same = outcome_digest(result.stdout, result.stderr) == out.digest
+                digest, _ = self._one(board, off)
+                out.replayed_same = digest == out.digest
                 steps = board.recorder.since(steps_mark)
                 records = board.transcript.to_records()[transcript_mark:]
                 origin = {"kind": "race", "script": self.code.splitlines()[0][:80] if self.code else ""}

@@ -15,7 +15,7 @@ import shutil
 import pytest
 
 from mpbench.engine.base import EngineState
-from mpbench.engine.renode import RenodeEngine
+from mpbench.engine.renode import _LOG_LINE, RenodeEngine, budget_grid
 from mpbench.engine.vtime import (
     InstantPlan,
     Schedule,
@@ -38,7 +38,7 @@ def test_monitor_interval_survives_renodes_truncation() -> None:
     # plain "0.000300" would come back as 299 us for some values: every microsecond must round-trip
     bad_plain = [us for us in range(0, 1_000_000, 7) if renode_parse_us(f"0.{us:06d}") != us]
     assert bad_plain, "the trick is pointless if plain formatting were exact"
-    for us in list(range(0, 1_000_000, 7)) + [1_000_000, 2_500_017, 3_600_000_001]:
+    for us in [*range(0, 1_000_000, 7), 1_000_000, 2_500_017, 3_600_000_001]:
         assert renode_parse_us(monitor_interval(us)) == us, us
 
 
@@ -51,7 +51,7 @@ def test_parse_duration(text: str, us: int) -> None:
 
 @pytest.mark.parametrize("text", ["2", "ms", "2 min", "-1ms", "0.5us", "1e3us", ""])
 def test_parse_duration_refuses(text: str) -> None:
-    with pytest.raises(ValueError, match="duration|microsecond"):
+    with pytest.raises(ValueError, match=r"duration|microsecond"):
         parse_duration(text)
 
 
@@ -125,10 +125,22 @@ def test_advance_stops_at_the_step_that_printed(fake: FakeRenode) -> None:
     assert fake.advance(1.0) == b"go\r\n"
     # steps of 100, 200, 400, 800 us: the one ending at 1500 us is the first past 1234 us
     assert fake.vt_us == 1500
-    assert fake.advance(0.001) == b""  # a budget of 1 ms, silent
-    assert fake.vt_us == 2500
     assert fake.advance(1.0) == b"done\r\n"
     assert fake.vt_us >= 50_000
+    assert fake.advance(0.001) == b""  # silent: a budget of 1 ms is rounded up to the 50 ms grid
+    assert fake.vt_us >= 100_000
+
+
+def test_budget_grid_hides_host_jitter() -> None:
+    # a quiet-wait of 50 ms asks for a little less when the host was slow: the same steps must run
+    assert budget_grid(0.05) == budget_grid(0.0497) == budget_grid(0.0011) == 50_000
+    assert budget_grid(0.2) == budget_grid(0.1999) == 200_000
+    assert budget_grid(0) == 0
+
+
+def test_interleaved_log_line_does_not_hide_a_sync_tag(fake: FakeRenode) -> None:
+    fake._sync_feed(_LOG_LINE.sub(b"", b"m12:57:11.7260 [INFO] pyboard: Machine paused.\npb-sync-518\r").split(b"\n"))
+    assert fake._sync_seen == 518
 
 
 def test_scheduled_irq_lands_on_its_exact_instant(fake: FakeRenode) -> None:

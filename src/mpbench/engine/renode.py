@@ -54,6 +54,22 @@ SEED = 1
 STEP_TIMEOUT = 120.0
 
 
+#: Virtual microseconds a wait's budget is rounded up to (see ``budget_grid``).
+BUDGET_GRID_US = 50_000
+
+
+def budget_grid(budget: float) -> int:
+    """A read's budget in whole ``BUDGET_GRID_US``: what the session asks, without the host's jitter.
+
+    Callers pass what is left of a deadline, which shrinks with host time
+    (a quiet-wait of 0.05 s asks for 0.0497 s when the host was slow); rounded
+    up to the grid, the same wait runs the same steps on every run.
+    """
+    if budget <= 0:
+        return 0
+    return -(-round(budget * US) // BUDGET_GRID_US) * BUDGET_GRID_US
+
+
 def stepped_mode(platform: Platform) -> bool:
     """Whether the bench drives this board's virtual time (the default) or lets Renode run freely.
 
@@ -494,8 +510,7 @@ class RenodeEngine(Engine):
         data = self._drain()
         if data:
             return data
-        budget_us = max(0, round(budget * US))
-        end = self.vt_us + budget_us
+        end = self.vt_us + budget_grid(budget)
         self.run_for(0)  # a stimulus due now lands before the first step
         while self.vt_us < end:
             self.run_for(run_plan(self.vt_us, end - self.vt_us, self.planner, self.schedule))
