@@ -13,10 +13,10 @@ Each distinct outcome is then run once more from a fresh boot, recorded
 step by step with its instants, and written as a replayable bundle; the
 table says whether that fresh run gave the same outcome as the sweep.
 
-The TEXT moment is the end of the step in which TEXT arrived: while the
-script runs towards TEXT the engine steps ``ANCHOR_STEP_US`` at a time, so
-that moment is at most that long after TEXT's last byte, and the same on
-every run. The bundles record the step size, and a replay steps the same way.
+The TEXT moment is found once, to ``ANCHOR_STEP_US``: the end of the fine
+step in which TEXT's last byte arrived. Every instant is then an absolute
+virtual time; the engine never steps past a scheduled instant, so the IRQ
+lands exactly there, and the bundles record it for their replays.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mpbench.board import Board
-from mpbench.engine.vtime import SlicePlanner
 from mpbench.errors import EXIT_FAILED, EXIT_INPUT, EXIT_OK, MpbenchError
 from mpbench.platform import Platform
 
@@ -118,29 +118,59 @@ class Race:
         self.anchor_us = 0
         self.sweep_seconds = 0.0
 
-    def _to_anchor(self, board: Board) -> None:
-        """Start SCRIPT and wait until it printed TEXT; the instant is the end of that step."""
-        s, engine = board.session, board.engine
-        assert s is not None and engine is not None
-        engine.planner = SlicePlanner(ANCHOR_STEP_US, ANCHOR_STEP_US)  # type: ignore[attr-defined]
+    def _restart(self, board: Board) -> None:
+        """The board's boot state again, in the same Renode, brought to the raw prompt as a fresh start is.
+
+        The same calls as ``Board.start`` from a snapshot (the boot output
+        replayed, the prompt's settle, the raw REPL), so every run, and the
+        fresh boards that record the bundles and replay them, share one timeline.
+        """
+        engine, s = board.engine, board.session
+        assert engine is not None and s is not None
+        engine.reload_boot()  # type: ignore[attr-defined]
+        s.board_restarted(discard_output=True)
+        s.wait_for_prompt(board.boot_timeout)
+        s.enter_raw()
+
+    def _find_anchor(self, board: Board) -> None:
+        """The TEXT moment, to ``ANCHOR_STEP_US``: a normal run, then the step TEXT came in, run in fine steps.
+
+        The second run inserts step boundaries (empty scheduled instants) only
+        inside the step in which TEXT arrived; the board gets no input there,
+        so everything before TEXT happens at the same instants as in any run.
+        """
+        s, e = board.session, board.engine
+        assert s is not None and e is not None
+        seen = self.after.decode(errors="replace")
         s.exec_start(self.code, self.timeout)
-        if s.wait_for_text(self.after, self.timeout) is None:
-            result = s.exec_follow(self.timeout)
+        got = s.wait_for_text(self.after, self.timeout)
+        start, end = e.last_step  # type: ignore[attr-defined]
+        result = s.exec_follow(self.timeout)
+        if got is None:
             raise RaceInputError(
-                f"the script ended without printing {self.after.decode(errors='replace')!r} (--after); it printed:\n"
+                f"the script ended without printing {seen!r} (--after); it printed:\n"
                 + (result.stdout + result.stderr).rstrip()
             )
+        self._restart(board)
+        for t in range(start + ANCHOR_STEP_US, end, ANCHOR_STEP_US):
+            e.schedule.add(t, (), "")  # type: ignore[attr-defined]
+        s.exec_start(self.code, self.timeout)
+        s.wait_for_text(self.after, self.timeout)
+        self.anchor_us = e.vt_us  # type: ignore[attr-defined]
+        e.schedule.clear()  # type: ignore[attr-defined]
+        s.exec_follow(self.timeout)
 
     def _one(self, board: Board, off: int) -> tuple[str, str]:
-        """From the boot state: SCRIPT to TEXT, the IRQ ``off`` us later, to the end; (digest, output)."""
+        """From the boot state: SCRIPT, with the IRQ scheduled ``off`` us after TEXT; (digest, output)."""
         s, engine = board.session, board.engine
         assert s is not None and engine is not None
-        self._to_anchor(board)
-        self.anchor_us = engine.vt_us  # type: ignore[attr-defined]
-        engine.run_to(self.anchor_us + off)  # type: ignore[attr-defined]
-        board.stimulate(self.source)
-        engine.planner = SlicePlanner()  # type: ignore[attr-defined]  # after the instant: fewer steps
+        e: Any = engine
+        e.schedule.add(self.anchor_us + off, self.commands, self.source)
+        s.exec_start(self.code, self.timeout)
+        s.wait_for_text(self.after, self.timeout)
         result = s.exec_follow(self.timeout)
+        if len(e.schedule):
+            raise RaceInputError(f"the script ended before the instant {off} us after {self.after!r}")
         return outcome_digest(result.stdout, result.stderr), result.stdout + result.stderr
 
     def sweep(self) -> None:
@@ -149,7 +179,9 @@ class Race:
         Not from a state saved at the TEXT moment: after ``Load`` of a machine
         whose EXTI line was already configured, Renode 1.15.1 lost the first pin
         edge (measured), so every run configures its IRQ after a load, as a fresh
-        boot does.
+        boot does. Runs before the instant step as coarsely as any run (the
+        schedule stops a step exactly at the instant), so only the first run,
+        which finds TEXT, is slow.
         """
         board = Board(self.platform, firmware=self.firmware, timeout=self.timeout)
         with board:
@@ -160,12 +192,11 @@ class Race:
                     "its boot snapshot (no MPBENCH_RENODE_CLOCK=free, no MPBENCH_RENODE_SNAPSHOTS=0)"
                 )
             assert engine is not None and s is not None
-            state = engine.snapshot.state_path  # type: ignore[attr-defined]
+            self._restart(board)
+            self._find_anchor(board)
             started = time.monotonic()
             for off in self.offsets:
-                engine.load_state(state)  # type: ignore[attr-defined]
-                s.board_restarted(discard_output=True)
-                s.enter_raw()
+                self._restart(board)
                 digest, output = self._one(board, off)
                 self.outcomes.setdefault(digest, Outcome(digest, output)).offsets.append(off)
             self.sweep_seconds = time.monotonic() - started

@@ -161,10 +161,14 @@ def test_inject_records_instant_and_sends_hex(fake: FakeRenode) -> None:
 
 
 def test_replay_plan_pulls_a_stimulus_to_its_recorded_instant(fake: FakeRenode) -> None:
-    fake.plan_instants([Stimulus(4321, "irq", "pin_edge")])
-    fake.stimulate(["sysbus.gpioPortA OnGPIO 0 true"], "pin_edge")
+    fake.plan_instants([Stimulus(4321, "irq", "pin_edge"), Stimulus(5000, "irq", "no_such_source")])
+    # the recorded stimulate step: run to the instant, where the schedule applies the local commands once
+    fake.stimulate(["ignored: a replay uses the local platform's commands"], "pin_edge")
     assert fake.vt_us == 4321
-    assert [t for t, c in fake.log if "OnGPIO" in c] == [4321]
+    local = list(fake.platform.irq_sources["pin_edge"].external or ())
+    assert [c for t, c in fake.log if t == 4321 and "OnGPIO" in c] == local
+    assert not [c for t, c in fake.log if "ignored" in c]
+    assert "no external source" in fake.plan.divergences[0]
     record = fake.instants_record()
     assert record["stimuli"] == [{"at_us": 4321, "kind": "irq", "detail": "pin_edge"}]
     assert record["seed"] is not None

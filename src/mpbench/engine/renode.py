@@ -123,8 +123,10 @@ class RenodeEngine(Engine):
         self.planner = SlicePlanner()
         self.schedule = Schedule()
         self.plan = InstantPlan()
+        self._planned_irqs: list[Stimulus] = []
         self.stimuli: list[Stimulus] = []
         self.steps_run = 0
+        self.last_step = (0, 0)  # (start, end) of the last RunFor, in microseconds
         self._sync_cond = threading.Condition()
         self._sync_n = 0
         self._sync_seen = 0
@@ -413,7 +415,14 @@ class RenodeEngine(Engine):
             for command in commands:
                 self.monitor(command)
             return
-        self._catch_up("irq")
+        if self._planned_irqs:
+            # A replay scheduled this IRQ at its recorded instant (plan_instants): run there, where
+            # the schedule applies it, instead of applying it a second time now.
+            planned = self._planned_irqs.pop(0)
+            if planned.at_us < self.vt_us:
+                self.plan.divergences.append(f"the IRQ recorded at {planned.at_us} us was due before {self.vt_us} us")
+            self.run_to(planned.at_us)
+            return
         self._stimulus("irq", source or "; ".join(commands))
         self._sync(list(commands))
 
@@ -473,9 +482,12 @@ class RenodeEngine(Engine):
         """Run the machine for exactly ``us`` microseconds of virtual time, then apply what is due."""
         if us > 0:
             self._sync([f'emulation RunFor "{monitor_interval(us)}"'])
+            self.last_step = (self.vt_us, self.vt_us + us)
             self.vt_us += us
             self.steps_run += 1
         for item in self.schedule.pop_due(self.vt_us):
+            if not item.commands:  # only a step boundary (race's fine search for its TEXT moment)
+                continue
             self._stimulus("irq", item.label or "; ".join(item.commands))
             self._sync(list(item.commands))
             self.planner.active()
@@ -555,8 +567,24 @@ class RenodeEngine(Engine):
             )
 
     def plan_instants(self, stimuli: list[Stimulus]) -> None:
-        """A replay: apply the coming stimuli at these recorded instants, in order."""
-        self.plan = InstantPlan(stimuli)
+        """A replay: apply the coming stimuli at these recorded instants, in order.
+
+        Console input is pulled to its instant when the session sends it; an
+        IRQ is scheduled at its instant with the commands of the *local*
+        platform's source of that name (a bundle never supplies commands), so
+        it lands there whichever step of the replay reaches it.
+        """
+        self.plan = InstantPlan([s for s in stimuli if s.kind == "console"])
+        self._planned_irqs = []
+        for s in stimuli:
+            if s.kind != "irq":
+                continue
+            irq = self.platform.irq_sources.get(s.detail)
+            if irq is None or not irq.external:
+                self.plan.divergences.append(f"the recorded IRQ {s.detail!r} is no external source of this board")
+                continue
+            self.schedule.add(s.at_us, irq.external, s.detail)
+            self._planned_irqs.append(s)
 
     def instants_record(self) -> dict[str, Any]:
         """What a bundle keeps so a replay applies every stimulus at the same virtual instant."""
@@ -590,6 +618,15 @@ class RenodeEngine(Engine):
         self._read_time(lines)
         self.planner.active()
         self.schedule.clear()
+
+    def reload_boot(self) -> None:
+        """Back to the boot snapshot in this process, its boot output waiting to be read as on a start."""
+        if self.snapshot is None or not self.snapshot.usable():
+            raise EngineError(f"{self.platform.name}: no boot snapshot to go back to", engine="renode")
+        self.load_state(self.snapshot.state_path)
+        self._pending_rx = self.snapshot.boot_output()
+        if self._console is not None:
+            self._console.transcript.event(f"restored the machine from boot snapshot at {self.vt_us} us")
 
     def _detach_terminals(self) -> None:
         name = f"console{self._terminal_gen}" if self._terminal_gen else "console"
