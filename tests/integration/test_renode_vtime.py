@@ -95,7 +95,7 @@ def _pin_edge_bundle(path: Path, offset_us: int) -> str:
 
 def test_pin_edge_bundle_replays_20_of_20_under_load(cache: Path, tmp_path: Path, busy: None) -> None:
     out = _pin_edge_bundle(tmp_path / "edge.mpbundle", 60)
-    assert out.startswith("go\ncount ")
+    assert "hits 1 count " in out  # the edge reached the handler while the loop ran
     bundle = read_bundle(tmp_path / "edge.mpbundle")
     setup = prepare(bundle)
     try:
@@ -110,10 +110,9 @@ def test_race_finds_the_lost_update_and_each_bundle_replays_its_outcome(cache: P
     started = time.monotonic()
     race.sweep()
     assert time.monotonic() - started < 3600
-    outputs = {o.output.split("count ")[-1].strip() for o in race.outcomes.values()}
-    # an edge inside the loop's read-modify-write loses either the handler's +100 or nothing:
-    # at least the handler's update counted once and the update lost once
-    assert len(race.outcomes) >= 2, outputs
+    outputs = {o.output.strip() for o in race.outcomes.values()}
+    # an edge inside the loop's read-modify-write either keeps the handler's +100 or loses it
+    assert {"hits 1 count 200", "hits 1 count 100"} <= outputs, outputs
     race.record(tmp_path / "race")
     for out in race.outcomes.values():
         assert out.replayed_same, f"the fresh run of {out.offsets[0]} us gave another outcome"
