@@ -7,6 +7,7 @@ start is a cold one and the second loads what the first saved.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -31,7 +32,8 @@ RMW = (ROOT / "examples" / "race_extint_rmw.py").read_text()
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     needs("pyboard")
     monkeypatch.setenv("MPBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("MPBENCH_RENODE_CLOCK", raising=False)
+    if os.environ.get("MPBENCH_TEST_BREAK_CLOCK") != "1":  # set only to watch these tests fail
+        monkeypatch.delenv("MPBENCH_RENODE_CLOCK", raising=False)
     monkeypatch.delenv("MPBENCH_RENODE_SNAPSHOTS", raising=False)
     return tmp_path / "cache"
 
