@@ -147,7 +147,10 @@ class Board:
                 if self.record:
                     self.recorder = self.session.recorder = Recorder(self._transcript.t0)
                 self._wait_for_prompt()
-                self.engine.ready(self.boot_output)
+                if self.engine.ready(self.boot_output):
+                    # back in the state just saved: the same prompt wait as every later start
+                    self.session.board_restarted(discard_output=True)
+                    self._wait_for_prompt()
                 self.session.enter_raw()
                 return self
             except BootError as e:

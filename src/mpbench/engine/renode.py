@@ -691,16 +691,25 @@ class RenodeEngine(Engine):
             "inputs and pin edges are still sent at host-timed moments, not at recorded virtual times",
         )
 
-    def ready(self, boot_output: str) -> None:
-        """First prompt of a cold stepped boot: keep the machine as this board's boot snapshot."""
+    def ready(self, boot_output: str) -> bool:
+        """First prompt of a cold stepped boot: keep the machine as this board's boot snapshot.
+
+        Then go back into that state, as every later start does (its boot
+        output replayed, the prompt waited for again): a cold start and a
+        snapshot start then share one virtual timeline, so a bundle recorded
+        on either replays on the other.
+        """
         store = self.snapshot
         if not self.stepped or self.started_from_snapshot or store is None or self._console is None:
-            return
+            return False
         try:
             store.take(self, self._console.transcript.received())
             self._console.transcript.event(f"saved boot snapshot {store.state_path.name} ({store.size()} bytes)")
         except (OSError, EngineError) as e:  # a board without a snapshot still works
             log.warning("%s: could not save a boot snapshot: %s", self.platform.name, str(e).splitlines()[0])
+            return False
+        self.reload_boot()
+        return True
 
     def version(self) -> str:
         """``Renode v1.15.1.xxxxx`` (asked once per binary: Mono takes seconds to start)."""
