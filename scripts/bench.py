@@ -19,6 +19,13 @@ uses over 5 s (``/proc/PID/stat`` utime+stime), running and paused
 (``Engine.pause``), and for boards with an ``icount`` setting also under
 ``deterministic`` (e.g. ``-icount ...,sleep=off``).
 
+On Renode boards (whose virtual time the bench drives) it also measures a
+cold start (``MPBENCH_RENODE_SNAPSHOTS=0``) apart from a start that loads
+the boot snapshot, a ``Load`` of that snapshot inside an already running
+Renode (what keeping one process per run would cost), and ``mpbench race``'s
+instants per second on ``examples/race_extint_rmw.py`` (pyboard only). With
+``--cpu`` the idle figure is a board at rest between two exec calls.
+
 ``--robot`` also times ``robot --variable PLATFORMS:<the boards> robot/``
 once; ``--pabot N`` times the same run under pabot with N processes
 (``--chunk``), followed by ``mpbench report`` on its merged output, and says
@@ -48,6 +55,7 @@ import termios
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -213,6 +221,59 @@ def idle_cpu(name: str, deterministic: bool = False, seconds: float = 5.0) -> tu
     return running, paused
 
 
+def renode_cold_start(name: str) -> Callable[[], float]:
+    """A Renode board's start without its boot snapshot (the machine built and booted)."""
+    inner = board_start(name)
+
+    def run() -> float:
+        old = os.environ.get("MPBENCH_RENODE_SNAPSHOTS")
+        os.environ["MPBENCH_RENODE_SNAPSHOTS"] = "0"
+        try:
+            return inner()
+        finally:
+            if old is None:
+                os.environ.pop("MPBENCH_RENODE_SNAPSHOTS", None)
+            else:
+                os.environ["MPBENCH_RENODE_SNAPSHOTS"] = old
+
+    return run
+
+
+def renode_load_in_process(name: str, n: int) -> list[float]:
+    """Seconds for ``Load`` of the boot snapshot in a Renode that is already running (one process per run)."""
+    times = []
+    with Board(find_platform(name)) as board:
+        engine: Any = board.engine
+        store = engine.snapshot
+        if store is None or not store.usable():
+            raise RuntimeError(f"{name}: no boot snapshot in the cache to load")
+        for _ in range(n):
+            started = time.perf_counter()
+            engine.load_state(store.state_path)
+            times.append(time.perf_counter() - started)
+    return times
+
+
+def renode_at_rest_cpu(name: str, seconds: float = 5.0) -> float:
+    """Share of a core a stepped Renode board uses between two exec calls (nobody waits for it)."""
+    with Board(find_platform(name)) as board:
+        board.exec("print(1)").check()
+        process: Any = getattr(board.engine, "process", None)
+        share = _cpu_share(process.pid, seconds)
+        board.exec("print(2)").check()
+    return share
+
+
+def race_rate(name: str) -> tuple[int, float, int]:
+    """(instants, seconds of the sweep, outcomes) of ``mpbench race`` on the example lost-update script."""
+    from mpbench.race import Race, offsets_of
+
+    code = (ROOT / "examples" / "race_extint_rmw.py").read_text()
+    race = Race(find_platform(name), code, "pin_edge", b"go", offsets_of(400, 20))
+    race.sweep()
+    return len(race.offsets), race.sweep_seconds, len(race.outcomes)
+
+
 def repeat(fn: Callable[[], float], n: int) -> list[float]:
     return [fn() for _ in range(n)]
 
@@ -280,7 +341,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(row(f"{name}: exec('print(1)') round trip, {kind}", exec_round_trips(name, args.n, kind)))
         else:
             print(row(f"{name}: exec('print(1)') round trip", exec_round_trips(name, args.n)))
-        if args.cpu:
+        renode = find_platform(name).engine == "renode" and os.environ.get("MPBENCH_RENODE_CLOCK") != "free"
+        if renode:
+            print(row(f"{name}: cold start (no snapshot)", repeat(renode_cold_start(name), args.n)))
+            print(row(f"{name}: Load of the snapshot in a running Renode", renode_load_in_process(name, args.n)))
+            if name == "pyboard":
+                count, took, outcomes = race_rate(name)
+                rate = f"{count / took:.1f} instants/s"
+                print(f"{name}: race: {count} instants in {took:.1f} s = {rate}, {outcomes} outcome(s)")
+        if args.cpu and renode:
+            print(f"{name}: at rest between two exec calls: {renode_at_rest_cpu(name):.1%} of a core")
+        elif args.cpu:
             modes = [False, True] if find_platform(name).engine_config.get("icount") else [False]
             for deterministic in modes:
                 running, paused = idle_cpu(name, deterministic)

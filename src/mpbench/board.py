@@ -155,7 +155,10 @@ class Board:
                 if self.record:
                     self.recorder = self.session.recorder = Recorder(self._transcript.t0)
                 self._wait_for_prompt()
-                self.engine.ready(self.boot_output)
+                if self.engine.ready(self.boot_output):
+                    # back in the state just saved: the same prompt wait as every later start
+                    self.session.board_restarted(discard_output=True)
+                    self._wait_for_prompt()
                 self.session.enter_raw()
                 self._place_files(baked)
                 return self
@@ -354,7 +357,7 @@ class Board:
         stimulate = getattr(self.engine, "stimulate", None)
         if stimulate is None:
             raise EngineError(f"{self.name}: the {self.platform.engine} engine cannot drive IRQs from outside")
-        stimulate(irq.external)
+        stimulate(irq.external, source)
 
     def pause(self) -> None:
         """Stop the board's time while no test talks to it, so it costs no CPU (see ``Engine.pause``).

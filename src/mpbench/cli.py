@@ -310,6 +310,11 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], Callable[[argpars
         _lazy("mpbench.repro.cli", "repro_args"),
         "create, replay and show bug-report bundles",
     ),
+    "race": (
+        _lazy("mpbench.race", "do_race"),
+        _lazy("mpbench.race", "race_args"),
+        "raise an external IRQ at every instant of a window after TEXT; group the outcomes (Renode boards)",
+    ),
 }
 
 

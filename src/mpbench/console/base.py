@@ -40,7 +40,7 @@ class Console(ABC):
             from mpbench.errors import ConsoleClosed
 
             raise ConsoleClosed(f"the console {self.url} is closed (the board was stopped)")
-        self.transcript.record("tx", data)
+        self.transcript.record("tx", data, self.virtual_now())
         self._write(data)
 
     def read(self, timeout: float) -> bytes | None:
@@ -49,8 +49,12 @@ class Console(ABC):
             return None  # the engine closed it (stopped or restarting): the stream has ended
         data = self._read(timeout)
         if data:
-            self.transcript.record("rx", data)
+            self.transcript.record("rx", data, self.virtual_now())
         return data
+
+    def virtual_now(self) -> float | None:
+        """The emulator's virtual time to stamp traffic with, where the engine drives it (else None)."""
+        return None
 
     def interrupt(self) -> None:
         """Deliver a keyboard interrupt the way a user at this console would (Ctrl-C)."""

@@ -19,6 +19,8 @@ class Chunk:
     t: float
     direction: Direction
     data: bytes
+    #: Seconds of the emulator's virtual time, for engines that drive it (Renode), else None.
+    vt: float | None = None
 
 
 @dataclass
@@ -28,9 +30,9 @@ class Transcript:
     t0: float = field(default_factory=time.monotonic)
     chunks: list[Chunk] = field(default_factory=list)
 
-    def record(self, direction: Direction, data: bytes) -> None:
+    def record(self, direction: Direction, data: bytes, vt: float | None = None) -> None:
         if data:
-            self.chunks.append(Chunk(time.monotonic() - self.t0, direction, bytes(data)))
+            self.chunks.append(Chunk(time.monotonic() - self.t0, direction, bytes(data), vt))
 
     def event(self, text: str) -> None:
         """Note something that is not console data (an interrupt signal, a reset)."""
@@ -39,7 +41,7 @@ class Transcript:
     def extend(self, other: Transcript) -> None:
         """Append ``other``'s chunks on this transcript's clock (a restarted board's new console)."""
         shift = other.t0 - self.t0
-        self.chunks += [Chunk(c.t + shift, c.direction, c.data) for c in other.chunks]
+        self.chunks += [Chunk(c.t + shift, c.direction, c.data, c.vt) for c in other.chunks]
 
     def received(self) -> bytes:
         """Everything the board printed, in order."""
@@ -69,7 +71,13 @@ class Transcript:
 
     def to_records(self) -> list[dict[str, object]]:
         """JSON-ready records (bytes as latin-1 text) for bundles."""
-        return [{"t": round(c.t, 6), "dir": c.direction, "data": c.data.decode("latin-1")} for c in self.chunks]
+        out: list[dict[str, object]] = []
+        for c in self.chunks:
+            rec: dict[str, object] = {"t": round(c.t, 6), "dir": c.direction, "data": c.data.decode("latin-1")}
+            if c.vt is not None:
+                rec["vt"] = round(c.vt, 6)
+            out.append(rec)
+        return out
 
 
 _NAMES = {0x01: "^A", 0x02: "^B", 0x03: "^C", 0x04: "^D", 0x05: "^E"}

@@ -158,8 +158,13 @@ class Engine(ABC):
         """The emulator's virtual clock for waits, or None to count host time."""
         return None
 
-    def ready(self, boot_output: str) -> None:  # noqa: B027 - an optional hook; most engines keep nothing
-        """Called once the board first reached its prompt (engines that keep state after a boot use it)."""
+    def ready(self, boot_output: str) -> bool:
+        """Called once the board first reached its prompt (engines that keep state after a boot use it).
+
+        True when the engine put the board back into a saved state, whose
+        prompt the board must then wait for again (Renode's boot snapshot).
+        """
+        return False
 
     def version(self) -> str:
         """The engine's version string, for reports and bundles."""

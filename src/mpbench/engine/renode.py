@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import re
 import subprocess
@@ -30,9 +31,12 @@ from typing import IO, Any
 from mpbench.console.pty import PtyConsole
 from mpbench.engine.base import Determinism, Engine, EngineState, register_engine, requires_running
 from mpbench.engine.process import ManagedProcess, install_signal_handlers
+from mpbench.engine.vtime import US, InstantPlan, Schedule, SlicePlanner, Stimulus, monitor_interval, run_plan
 from mpbench.errors import EngineError, EngineUnavailable
 from mpbench.executables import find_executable
 from mpbench.platform import Platform
+
+log = logging.getLogger(__name__)
 
 #: Host seconds between repeated time questions while no answer has come.
 REASK = 1.0
@@ -40,6 +44,41 @@ REASK = 1.0
 START_TIMEOUT = 90.0
 _VIRTUAL = re.compile(rb"Elapsed Virtual Time: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _ERROR = re.compile(r"\[ERROR\]|There was an error executing command|Could not find|No such command")
+_LOG_LINE = re.compile(rb"\d\d:\d\d:\d\d\.\d{4} \[(?:NOISY|DEBUG|INFO|WARNING)\] [^\n]*\n")
+_SYNC = re.compile(rb"^\s*mpb-sync-(\d+)\s*$")
+_QUANTUM = re.compile(rb"Quantum: (\d+):(\d+):(\d+(?:\.\d+)?)")
+#: The seed Renode's pseudo-random generator gets on every stepped board (recorded in bundles).
+SEED = 1
+#: Host seconds one monitor step (a RunFor of at most SlicePlanner.max_us) may take before the
+#: engine calls Renode hung; generous because a loaded 2-core host stalls Mono for seconds.
+STEP_TIMEOUT = 120.0
+
+
+#: Virtual microseconds a wait's budget is rounded up to (see ``budget_grid``).
+BUDGET_GRID_US = 50_000
+
+
+def budget_grid(budget: float) -> int:
+    """A read's budget in whole ``BUDGET_GRID_US``: what the session asks, without the host's jitter.
+
+    Callers pass what is left of a deadline, which shrinks with host time
+    (a quiet-wait of 0.05 s asks for 0.0497 s when the host was slow); rounded
+    up to the grid, the same wait runs the same steps on every run.
+    """
+    if budget <= 0:
+        return 0
+    return -(-round(budget * US) // BUDGET_GRID_US) * BUDGET_GRID_US
+
+
+def stepped_mode(platform: Platform) -> bool:
+    """Whether the bench drives this board's virtual time (the default) or lets Renode run freely.
+
+    ``MPBENCH_RENODE_CLOCK=free`` (or ``clock: free`` in the platform's renode
+    section) brings back free running: the board runs whenever it is not
+    paused, and inputs land at host-timed instants.
+    """
+    choice = os.environ.get("MPBENCH_RENODE_CLOCK") or platform.engine_config.get("clock", "stepped")
+    return choice != "free"
 
 
 def find_renode(platform: Platform) -> tuple[str | None, str]:
@@ -77,6 +116,26 @@ class RenodeEngine(Engine):
         self._clock = VirtualClock(self, first_answer=max(60.0, 2 * platform.boot_timeout))
         self._pump: threading.Thread | None = None
         self.paused = False
+        # -- stepped virtual time (see vtime.py) --
+        self.stepped = stepped_mode(platform)
+        self.vt_us = 0  # Renode's own virtual time now, in microseconds (a loaded snapshot starts later)
+        self.quantum_us: int | None = None
+        self.planner = SlicePlanner()
+        self.schedule = Schedule()
+        self.plan = InstantPlan()
+        self._planned_irqs: list[Stimulus] = []
+        self.stimuli: list[Stimulus] = []
+        self.steps_run = 0
+        self.last_step = (0, 0)  # (start, end) of the last RunFor, in microseconds
+        self._sync_cond = threading.Condition()
+        self._sync_n = 0
+        self._sync_seen = 0
+        self._sync_lines: list[str] = []
+        self._terminal_gen = 0
+        self._pending_rx = b""
+        self.snapshot: Any = None  # a snapshot.SnapshotStore once start() decided on one
+        self.started_from_snapshot = False
+        self._stepped_clock = SteppedClock(self)
 
     @property
     def console_url(self) -> str:
@@ -146,8 +205,7 @@ class RenodeEngine(Engine):
         script = board_file(self.platform, "script")
         if script is not None:
             lines.append(f"include @{script}")
-        lines.append(f'emulation CreateUartPtyTerminal "console" "{self.workdir / "console"}" true')
-        lines.append(f"connector Connect {cfg['uart']} console")
+        lines += self._terminal_commands("console")
         path = self.workdir / "board.resc"
         path.write_text("\n".join(lines) + "\n")
         return path
@@ -159,9 +217,30 @@ class RenodeEngine(Engine):
         if binary is None:
             raise EngineUnavailable(self.unavailable_reason(self.platform) or why, engine="renode")
         script = self.build_script()
+        if self.stepped:
+            from mpbench.engine.snapshot import SnapshotStore
+
+            self.snapshot = SnapshotStore.for_engine(self, renode_version(binary))
+            if self.snapshot is not None and self.snapshot.usable():
+                script = self.build_load_script(self.snapshot.state_path)
+                self.started_from_snapshot = True
         self.argv = [binary, "--console", "--disable-xwt", "--plain", str(script)]
         self._spawn()
         self.state = EngineState.RUNNING
+
+    def build_load_script(self, state: Path) -> Path:
+        """A .resc that loads a saved machine instead of building one, then wires the console."""
+        lines = [f"Load @{state}", "mach set 0", *self._terminal_commands("console")]
+        path = self.workdir / "load.resc"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def _terminal_commands(self, name: str) -> list[str]:
+        uart = self.platform.engine_config["uart"]
+        return [
+            f'emulation CreateUartPtyTerminal "{name}" "{self.workdir / "console"}" true',
+            f"connector Connect {uart} {name}",
+        ]
 
     def _spawn(self) -> None:
         env = dict(os.environ, TMPDIR=str(self.workdir / "tmp"), XDG_CONFIG_HOME=str(self.workdir / "config"))
@@ -200,13 +279,38 @@ class RenodeEngine(Engine):
                     stderr_tail=tail,
                 )
             time.sleep(0.05)
-        fd = os.open(pty_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-        tty.setraw(fd)
+        fd = self._open_pty()
         if self._console is None:
-            self._console = PtyConsole(fd, str(pty_path))
+            self._console = SteppedConsole(fd, str(pty_path), self) if self.stepped else PtyConsole(fd, str(pty_path))
         else:  # a restart keeps one console object, and so one transcript
             self._console.reattach(fd)
-        self.monitor("start")
+        if not self.stepped:
+            self.monitor("start")
+            return
+        # The machine stays paused: it runs only in the steps a wait asks for (vtime.py).
+        self._terminal_gen = 0
+        self.planner.active()
+        lines = self._sync(
+            [
+                "logLevel 2",  # no INFO line per step ("Machine paused."): warnings and errors still show
+                "emulation SetAdvanceImmediately true",
+                f"emulation SetSeed {SEED}",
+                "emulation GetTimeSourceInfo",
+            ],
+            timeout=self._clock.first_answer,
+        )
+        self._read_time(lines)
+        self._stepped_clock.new_process(self.vt_us)
+        if self.started_from_snapshot and self.snapshot is not None:
+            self._pending_rx = self.snapshot.boot_output()
+            self._console.transcript.event(
+                f"restored the machine from boot snapshot {self.snapshot.state_path.name} at {self.vt_us} us"
+            )
+
+    def _open_pty(self) -> int:
+        fd = os.open(self.workdir / "console", os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        tty.setraw(fd)
+        return fd
 
     def _read_output(self, stream: IO[bytes], log: Path) -> None:
         """Copy Renode's output to its log and hand every virtual-time answer to the clock.
@@ -225,9 +329,25 @@ class RenodeEngine(Engine):
                     return
                 out.write(chunk)
                 out.flush()
-                complete, sep, pending = (pending + chunk).rpartition(b"\n")
+                # Renode's logger writes from other threads and can land in the middle of a
+                # monitor answer (measured: "m12:57:11.7260 [INFO] ... paused.\npb-sync-518"):
+                # take whole log lines out before splitting the answers into lines.
+                complete, sep, pending = _LOG_LINE.sub(b"", pending + chunk).rpartition(b"\n")
                 for m in _VIRTUAL.finditer(complete + sep):
                     self._clock.answer(int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]))
+                if complete:
+                    self._sync_feed(complete.split(b"\n"))
+
+    def _sync_feed(self, lines: list[bytes]) -> None:
+        """Hand monitor output to a waiting ``_sync``; its tag line says every command before it ran."""
+        with self._sync_cond:
+            for line in lines:
+                m = _SYNC.match(line.replace(b"\r", b""))
+                if m:
+                    self._sync_seen = max(self._sync_seen, int(m[1]))
+                    self._sync_cond.notify_all()
+                else:
+                    self._sync_lines.append(line.decode("utf-8", "replace"))
 
     def _log_lines(self) -> list[str]:
         """What Renode logged since this process started (the log spans restarts)."""
@@ -268,30 +388,278 @@ class RenodeEngine(Engine):
 
     def virtual_time(self, wait: float = 5.0) -> float | None:
         """Seconds of virtual time this board has run now (across restarts), or None if Renode did not say."""
+        if self.stepped:
+            return self._stepped_clock.now()
         try:
             return self._clock.fresh(wait)
         except EngineError:
             return None
 
-    def clock(self) -> VirtualClock:
-        return self._clock
+    def clock(self) -> VirtualClock | SteppedClock:
+        return self._stepped_clock if self.stepped else self._clock
 
     def pause(self) -> None:
-        """Stop the emulation: an idle board at its prompt otherwise burns 50-80 % of a core (measured)."""
+        """Stop the emulation: an idle board at its prompt otherwise burns 50-80 % of a core (measured).
+
+        A stepped board is always at rest between waits: nothing to do.
+        """
+        if self.stepped:
+            return
         if self.state is EngineState.RUNNING and not self.paused and self.alive():
             self.monitor("pause")
             self.paused = True
 
     def resume(self) -> None:
+        if self.stepped:
+            return
         if self.state is EngineState.RUNNING and self.paused and self.alive():
             self.monitor("start")
         self.paused = False
 
     @requires_running
-    def stimulate(self, commands: tuple[str, ...] | list[str]) -> None:
-        """Run monitor commands that act on the board from outside (a pin edge, ...)."""
-        for command in commands:
-            self.monitor(command)
+    def stimulate(self, commands: tuple[str, ...] | list[str], source: str = "") -> None:
+        """Run monitor commands that act on the board from outside (a pin edge, ...).
+
+        Stepped: applied at the current virtual instant (or the one a replay's
+        plan recorded), between two steps, and recorded with that instant.
+        """
+        if not self.stepped:
+            for command in commands:
+                self.monitor(command)
+            return
+        if self._planned_irqs:
+            # A replay scheduled this IRQ at its recorded instant (plan_instants): run there, where
+            # the schedule applies it, instead of applying it a second time now.
+            planned = self._planned_irqs.pop(0)
+            if planned.at_us < self.vt_us:
+                self.plan.divergences.append(f"the IRQ recorded at {planned.at_us} us was due before {self.vt_us} us")
+            self.run_to(planned.at_us)
+            return
+        self._stimulus("irq", source or "; ".join(commands))
+        self._sync(list(commands))
+
+    # -- stepped virtual time -------------------------------------------------------
+    def _sync(self, commands: list[str], timeout: float = STEP_TIMEOUT) -> list[str]:
+        """Send ``commands`` and wait until the monitor has run them all; their output lines.
+
+        A tag echoed after them marks the end: the monitor runs commands in
+        order, and ``RunFor`` returns only once its span has run. A command
+        Renode rejects raises ``EngineError`` with its message.
+        """
+        if self.process is None or not self.process.alive():
+            raise EngineError("Renode is not running", engine="renode", stderr_tail=self.log_tail())
+        stdin: IO[bytes] | None = self.process.proc.stdin
+        assert stdin is not None
+        with self._sync_cond:
+            self._sync_n += 1
+            n = self._sync_n
+            self._sync_lines = []
+        text = "".join(c + "\n" for c in commands) + f'echo "mpb-sync-{n}"\n'
+        try:
+            stdin.write(text.encode())
+            stdin.flush()
+        except OSError as e:
+            raise EngineError(f"Renode's monitor closed: {e}", engine="renode", stderr_tail=self.log_tail()) from e
+        end = time.monotonic() + timeout
+        with self._sync_cond:
+            while self._sync_seen < n:
+                left = end - time.monotonic()
+                if left <= 0 or not self.alive():
+                    why = "exited" if not self.alive() else f"did not finish {commands[:2]} within {timeout:.0f} s"
+                    raise EngineError(f"Renode {why}", engine="renode", stderr_tail=self.log_tail())
+                self._sync_cond.wait(min(left, 0.5))
+            lines = list(self._sync_lines)
+        errors = [ln for ln in lines if "There was an error executing command" in ln or "[ERROR]" in ln]
+        if errors:
+            i = next(i for i, ln in enumerate(lines) if ln in errors)
+            raise EngineError(
+                f"Renode refused a monitor command: {' '.join(x.strip() for x in lines[i : i + 2])}",
+                engine="renode",
+                stderr_tail=self.log_tail(),
+            )
+        return lines
+
+    def _read_time(self, lines: list[str]) -> None:
+        """Take the virtual time (and quantum) from a ``GetTimeSourceInfo`` answer."""
+        blob = "\n".join(lines).encode()
+        m = _VIRTUAL.search(blob)
+        if m is None:
+            raise EngineError("Renode did not report its virtual time", engine="renode", stderr_tail=self.log_tail())
+        self.vt_us = (int(m[1]) * 3600 + int(m[2]) * 60) * US + round(float(m[3]) * US)
+        q = _QUANTUM.search(blob)
+        if q is not None:
+            self.quantum_us = (int(q[1]) * 3600 + int(q[2]) * 60) * US + round(float(q[3]) * US)
+
+    def run_for(self, us: int) -> None:
+        """Run the machine for exactly ``us`` microseconds of virtual time, then apply what is due."""
+        if us > 0:
+            self._sync([f'emulation RunFor "{monitor_interval(us)}"'])
+            self.last_step = (self.vt_us, self.vt_us + us)
+            self.vt_us += us
+            self.steps_run += 1
+        for item in self.schedule.pop_due(self.vt_us):
+            if not item.commands:  # only a step boundary (race's fine search for its TEXT moment)
+                continue
+            self._stimulus("irq", item.label or "; ".join(item.commands))
+            self._sync(list(item.commands))
+            self.planner.active()
+
+    def run_to(self, at_us: int) -> None:
+        """Run until virtual instant ``at_us`` (no-op when already there), output left on the console."""
+        self.run_for(0)
+        while self.vt_us < at_us:
+            n = run_plan(self.vt_us, at_us - self.vt_us, self.planner, self.schedule)
+            self.run_for(n)
+            self.planner.silent()
+
+    def _drain(self) -> bytes:
+        """What the console has right now, without running the machine."""
+        data, self._pending_rx = self._pending_rx, b""
+        console = self._console
+        if isinstance(console, SteppedConsole):
+            more = console.read_now()
+            if more is None:
+                return data or b""
+            data += more
+        return data
+
+    def advance(self, budget: float) -> bytes | None:
+        """Run the machine in steps until it prints something or ``budget`` virtual seconds have passed.
+
+        The board runs only inside this call (something waits for it): between
+        two calls it is paused and costs no CPU. What it printed is returned
+        once the step that printed it has ended, so it is stamped with that
+        step's end, the same on every run.
+        """
+        data = self._drain()
+        if data:
+            return data
+        end = self.vt_us + budget_grid(budget)
+        self.run_for(0)  # a stimulus due now lands before the first step
+        while self.vt_us < end:
+            self.run_for(run_plan(self.vt_us, end - self.vt_us, self.planner, self.schedule))
+            data = self._drain()
+            if data:
+                self.planner.active()
+                return data
+            self.planner.silent()
+        return b""
+
+    def _catch_up(self, kind: str) -> None:
+        """Before a stimulus of a replay: run to the instant the recording applied it at."""
+        ahead = self.plan.due(self.vt_us, kind)
+        if ahead:
+            self.run_to(self.vt_us + ahead)
+
+    def _stimulus(self, kind: str, detail: str) -> None:
+        self.stimuli.append(Stimulus(self.vt_us, kind, detail))
+        self.planner.active()
+        if self._console is not None:
+            self._console.transcript.event(f"{kind} at {self.vt_us} us: {detail[:60]!r}")
+
+    def inject(self, data: bytes) -> None:
+        """Put bytes into the board's UART receive queue at the current instant (no host timing).
+
+        Through the monitor's Python, as hex so no quoting can break it: bytes
+        written to the pty would reach the UART whenever Renode's reader
+        thread gets to them, possibly in the middle of a later step.
+        """
+        if not data:
+            return
+        self._catch_up("console")
+        self._stimulus("console", data.decode("latin-1"))
+        uart = self.platform.engine_config["uart"]
+        for i in range(0, len(data), 4096):
+            part = data[i : i + 4096].hex()
+            self._sync(
+                [
+                    f"python \"u = monitor.Machine['{uart}']; s = '{part}'; "
+                    '[u.WriteChar(int(s[i:i + 2], 16)) for i in range(0, len(s), 2)]"'
+                ]
+            )
+
+    def plan_instants(self, stimuli: list[Stimulus]) -> None:
+        """A replay: apply the coming stimuli at these recorded instants, in order.
+
+        Console input is pulled to its instant when the session sends it; an
+        IRQ is scheduled at its instant with the commands of the *local*
+        platform's source of that name (a bundle never supplies commands), so
+        it lands there whichever step of the replay reaches it.
+        """
+        self.plan = InstantPlan([s for s in stimuli if s.kind == "console"])
+        self._planned_irqs = []
+        for s in stimuli:
+            if s.kind != "irq":
+                continue
+            irq = self.platform.irq_sources.get(s.detail)
+            if irq is None or not irq.external:
+                self.plan.divergences.append(f"the recorded IRQ {s.detail!r} is no external source of this board")
+                continue
+            self.schedule.add(s.at_us, irq.external, s.detail)
+            self._planned_irqs.append(s)
+
+    def instants_record(self) -> dict[str, Any]:
+        """What a bundle keeps so a replay applies every stimulus at the same virtual instant."""
+        return {
+            "driver": "renode-monitor",
+            "quantum_us": self.quantum_us,
+            "seed": SEED,
+            "slice_us": [self.planner.min_us, self.planner.max_us],
+            "stimuli": [s.to_json() for s in self.stimuli],
+        }
+
+    def save_state(self, path: Path) -> None:
+        """Renode ``Save`` of the machine, without the console terminal (its pty belongs to this process).
+
+        A terminal in the state would be recreated on ``Load`` at this
+        process's pty path, and disposing it later crashed Renode 1.15.1
+        (measured), so it is removed before and a fresh one connected after.
+        """
+        self._detach_terminals()
+        try:
+            self._sync([f"Save @{path}"])
+        finally:
+            self._attach_terminal()
+
+    def load_state(self, path: Path) -> None:
+        """Renode ``Load`` of a saved machine in this process, with a fresh console terminal."""
+        self._sync([f"Load @{path}", "mach set 0", "emulation GetTimeSourceInfo"], timeout=STEP_TIMEOUT)
+        self._terminal_gen = 0
+        self._attach_terminal()
+        lines = self._sync(["emulation GetTimeSourceInfo"])
+        self._read_time(lines)
+        self.planner.active()
+        self.schedule.clear()
+
+    def reload_boot(self) -> None:
+        """Back to the boot snapshot in this process, its boot output waiting to be read as on a start."""
+        if self.snapshot is None or not self.snapshot.usable():
+            raise EngineError(f"{self.platform.name}: no boot snapshot to go back to", engine="renode")
+        self.load_state(self.snapshot.state_path)
+        self._pending_rx = self.snapshot.boot_output()
+        if self._console is not None:
+            self._console.transcript.event(f"restored the machine from boot snapshot at {self.vt_us} us")
+
+    def _detach_terminals(self) -> None:
+        name = f"console{self._terminal_gen}" if self._terminal_gen else "console"
+        self._sync(
+            [
+                f"connector Disconnect {self.platform.engine_config['uart']} {name}",
+                'python "from Antmicro.Renode.Core import EmulationManager as M; '
+                "e = M.Instance.CurrentEmulation; x = e.ExternalsManager; "
+                "ts = [t for t in list(x.Externals) if x.TryGetName(t)[1].startswith('console')]; "
+                '[e.Connector.DisconnectFromAll(t) or x.RemoveExternal(t) or t.Dispose() for t in ts]"',
+            ]
+        )
+
+    def _attach_terminal(self) -> None:
+        self._terminal_gen += 1
+        pty_path = self.workdir / "console"
+        with contextlib.suppress(FileNotFoundError):
+            pty_path.unlink()
+        self._sync(self._terminal_commands(f"console{self._terminal_gen}"))
+        if self._console is not None:
+            self._console.reattach(self._open_pty())
 
     def _quit(self) -> None:
         if self.process is None:
@@ -319,6 +687,14 @@ class RenodeEngine(Engine):
         return bool(self.process and self.process.alive())
 
     def determinism(self) -> Determinism:
+        if self.stepped:
+            return Determinism(
+                "virtual-time-stepped",
+                f"quantum {self.quantum_us} us, seed {SEED}",
+                True,
+                "the bench runs Renode's machine in exact RunFor steps and applies every input, Ctrl-C and pin "
+                "edge at a recorded virtual instant; a replay applies them at the same instants",
+            )
         return Determinism(
             "virtual-time",
             None,
@@ -327,10 +703,79 @@ class RenodeEngine(Engine):
             "inputs and pin edges are still sent at host-timed moments, not at recorded virtual times",
         )
 
+    def ready(self, boot_output: str) -> bool:
+        """First prompt of a cold stepped boot: keep the machine as this board's boot snapshot.
+
+        Then go back into that state, as every later start does (its boot
+        output replayed, the prompt waited for again): a cold start and a
+        snapshot start then share one virtual timeline, so a bundle recorded
+        on either replays on the other.
+        """
+        store = self.snapshot
+        if not self.stepped or self.started_from_snapshot or store is None or self._console is None:
+            return False
+        try:
+            store.take(self, self._console.transcript.received())
+            self._console.transcript.event(f"saved boot snapshot {store.state_path.name} ({store.size()} bytes)")
+        except (OSError, EngineError) as e:  # a board without a snapshot still works
+            log.warning("%s: could not save a boot snapshot: %s", self.platform.name, str(e).splitlines()[0])
+            return False
+        self.reload_boot()
+        return True
+
     def version(self) -> str:
         """``Renode v1.15.1.xxxxx`` (asked once per binary: Mono takes seconds to start)."""
         binary, _ = find_renode(self.platform)
         return renode_version(binary) if binary else ""
+
+
+class SteppedConsole(PtyConsole):
+    """Renode's UART pty, read and written through the engine's virtual-time steps.
+
+    A read runs the machine (up to its timeout, counted in virtual seconds)
+    until it prints; a write goes into the UART at the current instant; every
+    chunk carries the virtual time it was received or sent at.
+    """
+
+    def __init__(self, master_fd: int, slave_name: str, engine: RenodeEngine):
+        super().__init__(master_fd, slave_name)
+        self.engine = engine
+
+    def read_now(self) -> bytes | None:
+        return super()._read(0.0)
+
+    def _read(self, timeout: float) -> bytes | None:
+        return self.engine.advance(timeout)
+
+    def _write(self, data: bytes) -> None:
+        self.engine.inject(data)
+
+    def virtual_now(self) -> float | None:
+        return self.engine.vt_us / US
+
+
+class SteppedClock:
+    """Virtual time of a stepped board: known exactly, since the bench itself runs every step.
+
+    Continues across restarts and snapshot loads like ``VirtualClock``: a new
+    process's time counts on from where the last one stopped.
+    """
+
+    name = "virtual"
+
+    def __init__(self, engine: RenodeEngine):
+        self.engine = engine
+        self._base_us = 0
+        self._origin_us = 0
+        self._last_us = 0
+
+    def new_process(self, origin_us: int) -> None:
+        self._base_us = self._last_us
+        self._origin_us = origin_us
+
+    def now(self) -> float:
+        self._last_us = max(self._last_us, self._base_us + self.engine.vt_us - self._origin_us)
+        return self._last_us / US
 
 
 class VirtualClock:

@@ -121,7 +121,25 @@ def describe(
         "steps": [_scrubbed_step(s, paths) for s in steps],
         "transcript": {"records": [dict(r) for r in records], "fingerprint": fingerprint(records)},
     }
+    instants = _instants(engine, records)
+    if instants is not None:
+        doc["instants"] = instants
     return doc, member
+
+
+def _instants(engine: Any, records: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The virtual instants of the stimuli behind ``records`` (boards whose clock the bench drives).
+
+    Each console write is one ``tx`` record and each IRQ one ``irq at`` event,
+    so the last that many stimuli the engine applied are this slice's.
+    """
+    record = getattr(engine, "instants_record", None)
+    if record is None or not getattr(engine, "stepped", False):
+        return None
+    doc = record()
+    n = sum(1 for r in records if r["dir"] == "tx" or (r["dir"] == "event" and str(r["data"]).startswith("irq at ")))
+    doc["stimuli"] = doc["stimuli"][-n:] if n else []
+    return doc
 
 
 def _scrubbed_step(step: Step, paths: Sequence[tuple[str, str]]) -> dict[str, Any]:

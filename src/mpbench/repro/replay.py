@@ -270,7 +270,9 @@ def apply(board: Board, step: Step) -> None:
         raise SessionError(f"{board.name} is not running")
     a = step.args
     kind = step.kind
-    if kind in ("write", "interrupt", "stimulate"):
+    if kind in ("write", "interrupt", "stimulate") and not getattr(board.engine, "stepped", False):
+        # A board on the bench's clock (Renode) applies input at the recorded instant instead:
+        # letting it run on until the host sees silence would move that instant.
         settle(board)
     if kind == "exec":
         s.exec(a["code"], a["timeout"])
@@ -298,6 +300,18 @@ def apply(board: Board, step: Step) -> None:
         board.stimulate(a["source"])  # commands come from the local platform file, never the bundle
     else:  # the bundle reader already refused unknown kinds
         raise BundleError(board.name, f"unknown step kind {kind!r}")
+
+
+def plan_instants(board: Board, instants: dict[str, Any] | None) -> None:
+    """On a board whose virtual time the bench drives: step as recorded, apply stimuli at the recorded instants."""
+    engine = board.engine
+    if not instants or not getattr(engine, "stepped", False):
+        return
+    from mpbench.engine.vtime import SlicePlanner, Stimulus
+
+    lo, hi = (int(x) for x in instants.get("slice_us") or (100, 20_000))
+    engine.planner = SlicePlanner(lo, hi)  # type: ignore[union-attr]
+    engine.plan_instants([Stimulus.from_json(s) for s in instants.get("stimuli", [])])  # type: ignore[union-attr]
 
 
 def replay_once(bundle: Bundle, setup: Setup, max_time: float | None = None) -> Run:
@@ -332,6 +346,7 @@ def replay_once(bundle: Bundle, setup: Setup, max_time: float | None = None) -> 
                 )
             if doc["session"]["start_mode"] == "friendly":
                 board.session.enter_friendly()
+            plan_instants(board, doc.get("instants"))
             mark = board.transcript.mark()
             for i, step in enumerate(steps, 1):
                 during = f"in step {i} of {len(steps)} ({step.kind})"
