@@ -245,6 +245,21 @@ def _paced_write(console: object, data: bytes, window: int | None) -> None:
             os.write(sys.stdout.fileno(), got)
 
 
+def do_serve(args: argparse.Namespace) -> int:
+    from mpbench.engine.process import install_signal_handlers
+    from mpbench.serve import PtyClientEnd, StdioClientEnd, serve
+
+    install_signal_handlers()  # SIGTERM unwinds like Ctrl-C: the board is stopped, the link removed
+    client = StdioClientEnd() if args.stdio else PtyClientEnd(Path(args.link) if args.link else None)
+    board = _board(args)
+    try:
+        serve(board, client, pacing=not args.no_pacing)
+        return EXIT_OK
+    finally:
+        board.stop()
+        client.close()
+
+
 # -- the table ------------------------------------------------------------------
 def _board_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-p", "--platform", required=True, help="board name (see `mpbench platforms`) or a platform file")
@@ -274,6 +289,15 @@ def _repl_args(p: argparse.ArgumentParser) -> None:
     _board_options(p)
 
 
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    _board_options(p)
+    p.add_argument("--link", help="also make this path a symbolic link to the pty (removed on exit)")
+    p.add_argument("--stdio", action="store_true", help="the console on stdin/stdout instead of a pty")
+    p.add_argument(
+        "--no-pacing", action="store_true", help="send the client's bytes unpaced (shows the input loss it prevents)"
+    )
+
+
 def _lazy(module: str, name: str) -> Callable:
     """A handler or argument setup that lives in another face, imported only when used."""
 
@@ -292,6 +316,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], Callable[[argpars
     "firmware": (do_firmware, _firmware_args, "list, fetch and verify firmware images"),
     "run": (do_run, _run_args, "boot a board, run a script, print its output (exit 1 if it raised)"),
     "repl": (do_repl, _repl_args, "open an interactive REPL on a board (leave with Ctrl-])"),
+    "serve": (do_serve, _serve_args, "boot a board and offer its REPL on a pty for mpremote and other tools"),
     "report": (
         _lazy("mpbench.report", "do_report"),
         _lazy("mpbench.report", "report_args"),
