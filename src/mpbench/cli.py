@@ -260,6 +260,27 @@ def do_serve(args: argparse.Namespace) -> int:
         client.close()
 
 
+def do_upstream(args: argparse.Namespace) -> int:
+    from mpbench.errors import EXIT_BOARD
+    from mpbench.upstream import run_upstream
+
+    board = _board(args)
+    try:
+        outcomes = run_upstream(
+            board,
+            Path(args.micropython),
+            args.tests,
+            Path(args.result_dir),
+            timeout=args.timeout,
+            say=lambda line: print(line, flush=True),
+        )
+    finally:
+        board.stop()
+    if any(o.status == "fail" for o in outcomes):
+        return EXIT_FAILED
+    return EXIT_BOARD if any(o.status == "error" for o in outcomes) else EXIT_OK
+
+
 # -- the table ------------------------------------------------------------------
 def _board_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-p", "--platform", required=True, help="board name (see `mpbench platforms`) or a platform file")
@@ -298,6 +319,14 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _upstream_args(p: argparse.ArgumentParser) -> None:
+    _board_options(p)
+    p.set_defaults(timeout=30.0)  # run-tests.py's TEST_TIMEOUT
+    p.add_argument("--micropython", required=True, metavar="DIR", help="a MicroPython checkout (its tests/ folder)")
+    p.add_argument("--result-dir", default="upstream-results", help="where failing outputs and JSON go")
+    p.add_argument("tests", nargs="*", help="tests or folders (default: tests/micropython and tests/basics)")
+
+
 def _lazy(module: str, name: str) -> Callable:
     """A handler or argument setup that lives in another face, imported only when used."""
 
@@ -317,6 +346,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], Callable[[argpars
     "run": (do_run, _run_args, "boot a board, run a script, print its output (exit 1 if it raised)"),
     "repl": (do_repl, _repl_args, "open an interactive REPL on a board (leave with Ctrl-])"),
     "serve": (do_serve, _serve_args, "boot a board and offer its REPL on a pty for mpremote and other tools"),
+    "upstream": (do_upstream, _upstream_args, "run MicroPython's own tests from a checkout on a board"),
     "report": (
         _lazy("mpbench.report", "do_report"),
         _lazy("mpbench.report", "report_args"),

@@ -30,6 +30,7 @@ from mpbench.console import Console
 from mpbench.deadline import Clock, Deadline
 from mpbench.errors import (
     BlockTimeout,
+    ConsoleClosed,
     ConsoleTimeout,
     DeviceError,
     DeviceTraceback,
@@ -351,8 +352,13 @@ class ReplSession:
         except ConsoleTimeout as e:
             # The block was accepted and is still running: a verdict on the code, not the bench.
             raise BlockTimeout(e.expected, e.timeout, e.buffer_tail, e.clock, what) from None
-        self.reader.read_until(b">", deadline, what="the raw REPL prompt did not come back")
-        self._enter(ReplMode.RAW)
+        try:
+            self.reader.read_until(b">", deadline, what="the raw REPL prompt did not come back")
+            self._enter(ReplMode.RAW)
+        except ConsoleClosed:
+            # The block ended the program after its output was complete (SystemExit on the
+            # unix port exits it): the result stands; the next call finds the board restarted.
+            self._enter(ReplMode.UNKNOWN)
         err_text = _text(err)
         if self._staged_offset is not None:
             err_text = _drop_wrapper_frame(err_text)
