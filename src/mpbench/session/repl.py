@@ -35,7 +35,9 @@ from mpbench.errors import (
     DeviceError,
     DeviceTraceback,
     Frame,
+    ReplProtocolError,
     SessionError,
+    SourceTooLarge,
 )
 from mpbench.platform import Platform
 from mpbench.session import delivery
@@ -322,12 +324,22 @@ class ReplSession:
         self.console.write(CTRL_E)
         self.reader.read_until(delivery.PASTE_BANNER, deadline, what="paste mode did not start")
         self._enter(ReplMode.PASTE)
-        delivery.echo_window_write(
-            self.console, self.reader, delivery.stage_literal(source), self.window, deadline, "paste"
-        )
+        limit = self.platform.repl.max_exec_source
+        try:
+            delivery.echo_window_write(
+                self.console, self.reader, delivery.stage_literal(source), self.window, deadline, "paste"
+            )
+        except ReplProtocolError as e:
+            if limit and len(source) > limit:  # one statement above the size the heap takes: it stopped echoing
+                raise SourceTooLarge(f"{self.platform.name}: {len(source)} bytes of source in one piece: {e}") from e
+            raise
         self.console.write(CTRL_D)
         out = self.reader.read_until(_PROMPT_AT_END, deadline, what="the pasted source was not stored")
         self._enter(ReplMode.FRIENDLY)
+        if b"MemoryError" in out:
+            raise SourceTooLarge(
+                f"{self.platform.name}: storing {len(source)} bytes of source ran out of memory:\n{_text(out).strip()}"
+            )
         if b"Error" in out:
             raise SessionError(
                 f"{self.platform.name}: storing {len(source)} bytes of source failed:\n{_text(out).strip()}\n"
