@@ -67,6 +67,8 @@ log = logging.getLogger(__name__)
 ECHO_FALLBACK = 0.5
 #: Seconds the bridge waits for the raw banner after forwarding Ctrl-A before it reads on.
 RAW_ANSWER_WAIT = 2.0
+#: After the client's input ends (stdio): seconds of board silence that end the serving, and the most to wait.
+END_QUIET, END_WAIT = 0.3, 30.0
 #: What a board prints on a soft reset (stm32's spelling; mpremote waits for ``soft reboot\r\n``).
 SOFT_REBOOT_LINE = b"MPY: soft reboot\r\n"
 #: Bytes that always go at once: Ctrl-A to Ctrl-E switch modes, interrupt or end a block.
@@ -200,20 +202,30 @@ class Bridge:
     # -- the loop ----------------------------------------------------------------
     def run(self) -> None:
         """Serve until the client end closes (stdio) or the process is interrupted."""
+        ended: float | None = None  # when the client's input ended
+        last_output = time.monotonic()
         while True:
             board_fd = self.session.console.fileno()
-            want_client = self.mode not in ("await-raw", "raw-paste-ask") and len(self.pending) < 4096
+            want_client = ended is None and self.mode not in ("await-raw", "raw-paste-ask") and len(self.pending) < 4096
             fds = [board_fd] + ([self.client.read_fd] if want_client else [])
             r, _, _ = select.select(fds, [], [], 0.05)
             if board_fd in r or self.session.reader.buf:
                 self._from_board()
+                last_output = time.monotonic()
             if self.client.read_fd in r:
                 data = self.client.read()
                 if data is None:
-                    return
-                self.pending += data
+                    ended = time.monotonic()
+                else:
+                    self.pending += data
             self._tick()
             self._to_board()
+            if ended is not None and not self.pending:
+                # Input ended (stdio): let the board answer what it was sent, then stop.
+                now = time.monotonic()
+                quiet = now - last_output > END_QUIET and self.mode not in ("running", "await-raw")
+                if quiet or now - ended > END_WAIT:
+                    return
 
     def _tick(self) -> None:
         now = time.monotonic()

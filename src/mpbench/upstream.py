@@ -129,9 +129,8 @@ def platform_skips(run_tests: Path) -> dict[str, tuple[str, ...]]:
     except (OSError, SyntaxError):
         return {}
     for node in tree.body:
-        if (
-            isinstance(node, ast.Assign)
-            and any(isinstance(t, ast.Name) and t.id == "platform_tests_to_skip" for t in node.targets)
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "platform_tests_to_skip" for t in node.targets
         ):
             try:
                 value = ast.literal_eval(node.value)
