@@ -198,6 +198,8 @@ class Bridge:
         self.last_progress = time.monotonic()
         self.mode_since = time.monotonic()
         self.seen = bytearray()  # board output since the mode changed (to recognise answers)
+        self.onlcr = board.platform.engine == "host"
+        self._last_cr = False
 
     # -- the loop ----------------------------------------------------------------
     def run(self) -> None:
@@ -254,7 +256,7 @@ class Bridge:
         data = self._read_board()
         if not data:
             return
-        self.client.write(data)
+        self.client.write(self._onlcr(data))
         self._acknowledge(data)
         self.seen += data
         if self.mode in ("friendly", "await-raw", "running") and RAW_BANNER in self.seen:
@@ -269,6 +271,20 @@ class Bridge:
         if self.mode == "running" and _FRIENDLY_BANNER.search(self.seen):
             self._set_mode("friendly")  # the block reset the machine
         del self.seen[:-8192]
+
+    def _onlcr(self, data: bytes) -> bytes:
+        """The unix port writes bare ``\n`` (its pty does no output processing); boards send ``\r\n``.
+
+        Translated as a terminal's ONLCR would, so clients that check line ends
+        (run-tests.py looks for ``START TEST\r\n``) see what a board sends.
+        """
+        if not self.onlcr:
+            return data
+        out = re.sub(rb"(?<!\r)\n", b"\r\n", data)
+        if data[:1] == b"\n" and self._last_cr:
+            out = out[1:]  # its \r came at the end of the previous chunk
+        self._last_cr = data[-1:] == b"\r"
+        return out
 
     def _acknowledge(self, data: bytes) -> None:
         """Count the echo: each unechoed byte met in order in the board's output was read."""
@@ -483,6 +499,9 @@ def serve(board: Board, client: ClientEnd, pacing: bool = True, announce: bool =
     """Boot ``board``, put it at its friendly prompt and bridge it to ``client`` until interrupted."""
     board.start()
     assert board.session is not None
+    keep_spare = getattr(board.engine, "keep_spare", None)
+    if keep_spare is not None:
+        keep_spare(True)  # the unix port restarts on every soft reset a client asks for
     board.session.enter_friendly()
     if announce:
         import sys
