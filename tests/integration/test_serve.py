@@ -225,3 +225,19 @@ def test_stdio_serves_the_raw_repl_until_input_ends() -> None:
     assert proc.returncode == 0, err
     assert re.search(rb"raw REPL; CTRL-B to exit\r\n>OK42\r?\n\x04\x04>", out), out
     assert b"serving unix on stdio" in err
+
+
+def test_a_link_that_is_not_a_symlink_is_not_replaced(tmp_path: Path) -> None:
+    target = tmp_path / "keep.txt"
+    target.write_text("mine")
+    r = subprocess.run(
+        [sys.executable, "-m", "mpbench.cli", "serve", "-p", "unix", "--link", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"mpbench: --link {target}: exists and is not a symbolic link; not replacing it"
+    assert target.read_text() == "mine"
