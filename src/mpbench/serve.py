@@ -67,6 +67,8 @@ log = logging.getLogger(__name__)
 ECHO_FALLBACK = 0.5
 #: Seconds the bridge waits for the raw banner after forwarding Ctrl-A before it reads on.
 RAW_ANSWER_WAIT = 2.0
+#: Seconds a connected client may leave the board's output unread before it counts as gone.
+CLIENT_STALL = 2.0
 #: After the client's input ends (stdio): seconds of board silence that end the serving, and the most to wait.
 END_QUIET, END_WAIT = 0.3, 30.0
 #: What a board prints on a soft reset (stm32's spelling; mpremote waits for ``soft reboot\r\n``).
@@ -93,14 +95,19 @@ class ClientEnd:
             return b""
 
     def write(self, data: bytes) -> None:
+        """Hand ``data`` to the client, waiting while it reads slowly (as a USB host would make a board wait).
+
+        Only a client that takes nothing for ``CLIENT_STALL`` seconds is taken
+        to be absent: what it has not read is then dropped (a pty end).
+        """
         view = memoryview(data)
         while view:
             try:
                 n = os.write(self.write_fd, view)
             except BlockingIOError:
-                if self._drop_unread():
-                    continue
-                select.select([], [self.write_fd], [], 0.5)
+                _, w, _ = select.select([], [self.write_fd], [], CLIENT_STALL)
+                if not w and self._drop_unread():
+                    log.warning("serve: nobody read %s for %g s; dropped what was unread", self.path, CLIENT_STALL)
                 continue
             view = view[n:]
 
@@ -114,8 +121,9 @@ class PtyClientEnd(ClientEnd):
     """A pty pair; this process keeps the slave open so clients can come and go.
 
     While nobody is connected the board's output collects in the slave's
-    input queue; when that is full it is dropped (pyserial flushes it on
-    open anyway), so a board that prints with nobody listening never stalls.
+    input queue; when that stays full for ``CLIENT_STALL`` seconds it is
+    dropped (pyserial flushes it on open anyway), so a board that prints with
+    nobody listening stalls only briefly. A slow reader loses nothing.
     """
 
     def __init__(self, link: Path | None = None):

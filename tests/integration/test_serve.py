@@ -241,3 +241,26 @@ def test_a_link_that_is_not_a_symlink_is_not_replaced(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert r.stderr.strip() == f"mpbench: --link {target}: exists and is not a symbolic link; not replacing it"
     assert target.read_text() == "mine"
+
+
+def test_a_slow_reader_loses_no_output(tmp_path: Path) -> None:
+    """The client reads 30 KB of output in small sips; the pty fills up many times and nothing is dropped."""
+    with served("unix", tmp_path) as pty:
+        term = Terminal(pty)
+        try:
+            term.write(b"\r\x03\r\x01")
+            term.read_until(b"raw REPL; CTRL-B to exit\r\n>")
+            term.write(b"for i in range(3000):\n    print('line', i)\n\x04")
+            time.sleep(1.0)  # let the output pile up against the full pty first
+            got, end = b"", time.monotonic() + 60
+            while b"\x04" not in got[-4:] and time.monotonic() < end:
+                r, _, _ = select.select([term.fd], [], [], 0.1)
+                if r:
+                    got += os.read(term.fd, 512)
+                    time.sleep(0.005)
+                if got.count(b"\x04") >= 2:
+                    break
+        finally:
+            term.close()
+    out = got.split(b"\x04")[0].removeprefix(b"OK").replace(b"\r\n", b"\n").decode()
+    assert out == "".join(f"line {i}\n" for i in range(3000))
