@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import emulator_pids, wait_gone
+from conftest import emulator_pids, proc_info, wait_gone
 from support import ROOT, needs
 
 pytestmark = pytest.mark.emulator
@@ -60,7 +60,8 @@ def served(board: str, tmp_path: Path, *extra: str) -> Iterator[str]:
         m = re.fullmatch(rf"serving {re.escape(board)} on (/dev/pts/\d+)\n", line)
         assert m, f"first line {line!r}; stderr: {proc.stderr.read1().decode() if proc.stderr else ''}"
         assert os.readlink(link) == m.group(1)
-        children = list(emulator_pids(parent=proc.pid))
+        # only serve's own: emulator_pids(parent=...) also lists this session's fixture boards
+        children = [pid for pid in emulator_pids(parent=proc.pid) if (proc_info(pid) or ([], 0, 0))[1] == proc.pid]
         assert children, "no emulator runs under mpbench serve"
         yield str(link)
         assert proc.poll() is None, "serve ended while its client was using it"
