@@ -148,6 +148,9 @@ class ReplSession:
         self.recorder: Recorder | None = None
         #: The clock waits count on: the engine's virtual clock where it has one (Board sets it).
         self.clock: Clock | None = None
+        #: A console that closes after a block's output and error text were complete ends the
+        #: block instead of raising (``mpbench upstream``: a test's SKIP exits the unix port).
+        self.exit_completes_block = False
 
     # -- the state machine ------------------------------------------------------
     def _enter(self, mode: ReplMode) -> None:
@@ -369,7 +372,10 @@ class ReplSession:
             self._enter(ReplMode.RAW)
         except ConsoleClosed:
             # The block ended the program after its output was complete (SystemExit on the
-            # unix port exits it): the result stands; the next call finds the board restarted.
+            # unix port exits it). A lost board by default; for run-tests.py's SKIP (print,
+            # then SystemExit) the result stands and the next call finds the board restarted.
+            if not self.exit_completes_block:
+                raise
             self._enter(ReplMode.UNKNOWN)
         err_text = _text(err)
         if self._staged_offset is not None:
