@@ -247,6 +247,42 @@ def _paced_write(console: object, data: bytes, window: int | None) -> None:
             os.write(sys.stdout.fileno(), got)
 
 
+def do_serve(args: argparse.Namespace) -> int:
+    from mpbench.engine.process import install_signal_handlers
+    from mpbench.serve import PtyClientEnd, StdioClientEnd, serve
+
+    install_signal_handlers()  # SIGTERM unwinds like Ctrl-C: the board is stopped, the link removed
+    client = StdioClientEnd() if args.stdio else PtyClientEnd(Path(args.link) if args.link else None)
+    board = _board(args)
+    try:
+        serve(board, client, pacing=not args.no_pacing)
+        return EXIT_OK
+    finally:
+        board.stop()
+        client.close()
+
+
+def do_upstream(args: argparse.Namespace) -> int:
+    from mpbench.errors import EXIT_BOARD
+    from mpbench.upstream import run_upstream
+
+    board = _board(args)
+    try:
+        outcomes = run_upstream(
+            board,
+            Path(args.micropython),
+            args.tests,
+            Path(args.result_dir),
+            timeout=args.timeout,
+            say=lambda line: print(line, flush=True),
+        )
+    finally:
+        board.stop()
+    if any(o.status == "fail" for o in outcomes):
+        return EXIT_FAILED
+    return EXIT_BOARD if any(o.status == "error" for o in outcomes) else EXIT_OK
+
+
 # -- the table ------------------------------------------------------------------
 def _board_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-p", "--platform", required=True, help="board name (see `mpbench platforms`) or a platform file")
@@ -282,6 +318,23 @@ def _repl_args(p: argparse.ArgumentParser) -> None:
     _board_options(p)
 
 
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    _board_options(p)
+    p.add_argument("--link", help="also make this path a symbolic link to the pty (removed on exit)")
+    p.add_argument("--stdio", action="store_true", help="the console on stdin/stdout instead of a pty")
+    p.add_argument(
+        "--no-pacing", action="store_true", help="send the client's bytes unpaced (shows the input loss it prevents)"
+    )
+
+
+def _upstream_args(p: argparse.ArgumentParser) -> None:
+    _board_options(p)
+    p.set_defaults(timeout=30.0)  # run-tests.py's TEST_TIMEOUT
+    p.add_argument("--micropython", required=True, metavar="DIR", help="a MicroPython checkout (its tests/ folder)")
+    p.add_argument("--result-dir", default="upstream-results", help="where failing outputs and JSON go")
+    p.add_argument("tests", nargs="*", help="tests or folders (default: tests/micropython and tests/basics)")
+
+
 def _lazy(module: str, name: str) -> Callable:
     """A handler or argument setup that lives in another face, imported only when used."""
 
@@ -300,6 +353,8 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], Callable[[argpars
     "firmware": (do_firmware, _firmware_args, "list, fetch and verify firmware images"),
     "run": (do_run, _run_args, "boot a board, run a script, print its output (exit 1 if it raised)"),
     "repl": (do_repl, _repl_args, "open an interactive REPL on a board (leave with Ctrl-])"),
+    "serve": (do_serve, _serve_args, "boot a board and offer its REPL on a pty for mpremote and other tools"),
+    "upstream": (do_upstream, _upstream_args, "run MicroPython's own tests from a checkout on a board"),
     "report": (
         _lazy("mpbench.report", "do_report"),
         _lazy("mpbench.report", "report_args"),

@@ -183,6 +183,13 @@ class ReplProtocolError(SessionError):
         super().__init__(f"REPL protocol error in {mode} mode: expected {expected}, got {got[-200:]!r}")
 
 
+class SourceTooLarge(SessionError):
+    """The board ran out of memory taking the source in (staged on a small heap): too large for it.
+
+    run-tests.py calls such a test "too large" and skips it; it is not a verdict on the code.
+    """
+
+
 @dataclass(frozen=True)
 class Frame:
     """One line of a MicroPython traceback."""

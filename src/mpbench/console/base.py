@@ -34,6 +34,10 @@ class Console(ABC):
     @abstractmethod
     def _close(self) -> None: ...
 
+    def fileno(self) -> int:
+        """The descriptor to wait on with ``select`` for input (``mpbench serve`` waits on two ends)."""
+        raise NotImplementedError(f"{type(self).__name__} has no descriptor to wait on")
+
     def write(self, data: bytes) -> None:
         """Send bytes to the board and record them."""
         if self.closed:

@@ -35,6 +35,9 @@ class PtyConsole(Console):
         if url:
             self.url = url
 
+    def fileno(self) -> int:
+        return self.fd
+
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:

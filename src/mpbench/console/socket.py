@@ -63,6 +63,9 @@ class StreamSocketConsole(Console):
 
     sock: socket.socket
 
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:

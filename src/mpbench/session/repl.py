@@ -30,11 +30,14 @@ from mpbench.console import Console
 from mpbench.deadline import Clock, Deadline
 from mpbench.errors import (
     BlockTimeout,
+    ConsoleClosed,
     ConsoleTimeout,
     DeviceError,
     DeviceTraceback,
     Frame,
+    ReplProtocolError,
     SessionError,
+    SourceTooLarge,
 )
 from mpbench.platform import Platform
 from mpbench.session import delivery
@@ -145,6 +148,9 @@ class ReplSession:
         self.recorder: Recorder | None = None
         #: The clock waits count on: the engine's virtual clock where it has one (Board sets it).
         self.clock: Clock | None = None
+        #: A console that closes after a block's output and error text were complete ends the
+        #: block instead of raising (``mpbench upstream``: a test's SKIP exits the unix port).
+        self.exit_completes_block = False
 
     # -- the state machine ------------------------------------------------------
     def _enter(self, mode: ReplMode) -> None:
@@ -321,12 +327,22 @@ class ReplSession:
         self.console.write(CTRL_E)
         self.reader.read_until(delivery.PASTE_BANNER, deadline, what="paste mode did not start")
         self._enter(ReplMode.PASTE)
-        delivery.echo_window_write(
-            self.console, self.reader, delivery.stage_literal(source), self.window, deadline, "paste"
-        )
+        limit = self.platform.repl.max_exec_source
+        try:
+            delivery.echo_window_write(
+                self.console, self.reader, delivery.stage_literal(source), self.window, deadline, "paste"
+            )
+        except ReplProtocolError as e:
+            if limit and len(source) > limit:  # one statement above the size the heap takes: it stopped echoing
+                raise SourceTooLarge(f"{self.platform.name}: {len(source)} bytes of source in one piece: {e}") from e
+            raise
         self.console.write(CTRL_D)
         out = self.reader.read_until(_PROMPT_AT_END, deadline, what="the pasted source was not stored")
         self._enter(ReplMode.FRIENDLY)
+        if b"MemoryError" in out:
+            raise SourceTooLarge(
+                f"{self.platform.name}: storing {len(source)} bytes of source ran out of memory:\n{_text(out).strip()}"
+            )
         if b"Error" in out:
             raise SessionError(
                 f"{self.platform.name}: storing {len(source)} bytes of source failed:\n{_text(out).strip()}\n"
@@ -351,8 +367,16 @@ class ReplSession:
         except ConsoleTimeout as e:
             # The block was accepted and is still running: a verdict on the code, not the bench.
             raise BlockTimeout(e.expected, e.timeout, e.buffer_tail, e.clock, what) from None
-        self.reader.read_until(b">", deadline, what="the raw REPL prompt did not come back")
-        self._enter(ReplMode.RAW)
+        try:
+            self.reader.read_until(b">", deadline, what="the raw REPL prompt did not come back")
+            self._enter(ReplMode.RAW)
+        except ConsoleClosed:
+            # The block ended the program after its output was complete (SystemExit on the
+            # unix port exits it). A lost board by default; for run-tests.py's SKIP (print,
+            # then SystemExit) the result stands and the next call finds the board restarted.
+            if not self.exit_completes_block:
+                raise
+            self._enter(ReplMode.UNKNOWN)
         err_text = _text(err)
         if self._staged_offset is not None:
             err_text = _drop_wrapper_frame(err_text)
