@@ -16,7 +16,7 @@ def handler(line):
 
 ext = pyb.ExtInt(pyb.Pin("X1"), pyb.ExtInt.IRQ_RISING, pyb.Pin.PULL_DOWN, handler)
 print("go")
-for i in range(100):
+for _ in range(100):
     v = count  # read
     v = v + 1  # modify
     count = v  # write: a handler that ran since the read is lost here
