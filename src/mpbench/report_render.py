@@ -140,11 +140,11 @@ td.c.wrap{white-space:normal}
 :target{outline:2px solid #0969da}
 @media print{
  @page{size:A4 landscape;margin:6mm}
- body{margin:0;font-size:6pt;line-height:1.05}
+ body{margin:0;font-size:5pt;line-height:1}
  h1{font-size:9pt;margin:0}h2{font-size:8pt;margin:4px 0 2px}.legend{font-size:5.5pt;margin:0 0 2px}
  th,td{padding:0 2px}thead th{position:static;font-size:5.5pt}thead th b{font-size:7pt}
  thead th span{display:inline;margin-right:3px}
- tr.kind th,tr.area th{font-size:6pt;padding:0 2px}
+ tr.kind th,tr.area th{font-size:5pt;padding:0 2px}
  td.beh span{display:none}
  #notes{break-before:page}
  a{color:inherit;text-decoration:none}
