@@ -146,6 +146,7 @@ td.c.wrap{white-space:normal}
  thead th span{display:inline;margin-right:3px}
  tr.kind th,tr.area th{font-size:5pt;padding:0 2px}
  td.beh span{display:none}
+ sup{line-height:0;vertical-align:baseline;position:relative;top:-0.4em}
  #notes{break-before:page}
  a{color:inherit;text-decoration:none}
 }
