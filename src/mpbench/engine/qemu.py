@@ -264,14 +264,15 @@ class QemuEngine(Engine):
         self.qmp.execute("cont")
         self.paused = False
 
-    def ready(self, boot_output: str) -> None:
+    def ready(self, boot_output: str) -> bool:
         """The board reached its prompt: note the flash image to keep, or drop a kept one it calls corrupted.
 
         The image is copied with QEMU paused (QMP ``stop`` drains its block
         I/O), and moved into the cache only at ``stop``, after QEMU quit.
+        The board stays where it is: False (no second prompt to wait for).
         """
         if self.flash is None:
-            return
+            return False
         if flashcache.CORRUPTED in boot_output:
             self.flash.corrupted()
         elif not self.flash.from_cache:
@@ -282,6 +283,7 @@ class QemuEngine(Engine):
             finally:
                 if not was_paused:
                     self.resume()
+        return False
 
     def pause(self) -> None:
         """Stop the board's CPUs and clocks (QMP ``stop``): an idle board then costs no host CPU.
