@@ -9,6 +9,7 @@ down before the error leaves ``start``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +247,30 @@ class Board:
         self._wait_for_prompt()
 
     # -- the recovery ladder ------------------------------------------------------------
+    def reset_for_next_test(self, starting: Callable[[], None] | None = None) -> None:
+        """Soft-reset for the next test, climbing the recovery ladder first when the board needs it.
+
+        Every face that runs tests one after another on a shared board (the
+        Robot library, the pytest plugin) wants the same thing: a hung or
+        half-finished previous test costs only that test. ``starting`` is
+        called just before each soft reset, so a face can mark where the next
+        test's part of the transcript begins.
+        """
+        s = self.session
+        if s is None or s.mode not in (ReplMode.RAW, ReplMode.FRIENDLY):
+            self.recover(f"the previous test left its REPL {s.mode.value if s else 'gone'}")
+        if starting is not None:
+            starting()
+        try:
+            self.reset()
+        except MpbenchError as e:
+            if not e.board_error:
+                raise
+            self.recover(f"the reset before this test failed: {str(e).splitlines()[0]}")
+            if starting is not None:
+                starting()
+            self.reset()
+
     def recover(self, why: str = "") -> str:
         """Bring a board that stopped answering back to its raw prompt; return the rung that did it.
 

@@ -160,19 +160,12 @@ class MicroPythonBench(CodeKeywords):
         self._mark = board.transcript.mark() if board.transcript else 0
 
     def _reset_between_tests(self, board: Board) -> None:
-        """Soft-reset ``board`` for the next test, climbing the recovery ladder first when it needs it."""
-        s = board.session
-        if s is None or s.mode not in (ReplMode.RAW, ReplMode.FRIENDLY):
-            board.recover(f"the previous test left its REPL {s.mode.value if s else 'gone'}")
-        self._bundle_from = _position(board)
-        try:
-            board.reset()
-        except MpbenchError as e:
-            if not e.board_error:
-                raise
-            board.recover(f"the reset before this test failed: {str(e).splitlines()[0]}")
+        """Soft-reset ``board`` for the next test (the ladder first when it needs it); its bundle starts there."""
+
+        def starting() -> None:
             self._bundle_from = _position(board)
-            board.reset()
+
+        board.reset_for_next_test(starting)
 
     @keyword
     def recover_board(self) -> str:

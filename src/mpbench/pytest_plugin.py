@@ -146,7 +146,7 @@ class BoardPool:
                 board.start()
             else:
                 board.resume()
-                _reset_between_tests(board)
+                board.reset_for_next_test()
         except MpbenchError as e:
             if e.board_error:
                 self.broken[name] = str(e).splitlines()[0]
@@ -163,23 +163,6 @@ class BoardPool:
 
 class BoardLost(Exception):
     """A board no rung of the recovery ladder brought back earlier in this session."""
-
-
-def _reset_between_tests(board: Any) -> None:
-    """Soft-reset ``board`` for the next test; climb the recovery ladder first when it needs it."""
-    from mpbench.errors import MpbenchError
-    from mpbench.session.repl import ReplMode
-
-    s = board.session
-    if s is None or s.mode not in (ReplMode.RAW, ReplMode.FRIENDLY):
-        board.recover(f"the previous test left its REPL {s.mode.value if s else 'gone'}")
-    try:
-        board.reset()
-    except MpbenchError as e:
-        if not e.board_error:
-            raise
-        board.recover(f"the reset before this test failed: {str(e).splitlines()[0]}")
-        board.reset()
 
 
 class BoardHandle:
