@@ -187,18 +187,12 @@ class MicroPythonBench(CodeKeywords):
         return rung
 
     def _skip_unless(self, platform: Platform, feature: str) -> None:
-        if feature.startswith("irq:"):
-            src = feature[4:]
-            if src not in platform.irq_sources:
-                why = platform.why_not("hard_irq") or platform.why_not("soft_irq")
-                raise SkipExecution(f"{platform.name} has no IRQ source {src!r}" + (f": {why}" if why else ""))
-            return
         try:
-            has = platform.has(feature)
+            why = platform.missing(feature)
         except KeyError as e:
             raise self.board_error(str(e)) from e
-        if not has:
-            raise SkipExecution(platform.why_not(feature))
+        if why is not None:
+            raise SkipExecution(why)
 
     @keyword
     def skip_unless_board_has(self, *features: str) -> None:

@@ -156,6 +156,21 @@ class Platform:
         f = self.features.get(feature)
         return bool(f and f.present)
 
+    def missing(self, need: str) -> str | None:
+        """Why a test that needs ``need`` cannot run here (the platform file's words), or None when it can.
+
+        ``need`` is a feature name or ``irq:SOURCE`` (an IRQ source of the
+        platform file). One answer for every face that skips tests (the
+        Robot library, the pytest plugin). Unknown feature names raise KeyError.
+        """
+        if need.startswith("irq:"):
+            source = need[4:]
+            if source in self.irq_sources:
+                return None
+            why = self.why_not("hard_irq") or self.why_not("soft_irq")
+            return f"{self.name} has no IRQ source {source!r}" + (f": {why}" if why else "")
+        return None if self.has(need) else self.why_not(need)
+
     def why_not(self, feature: str) -> str:
         """The platform file's reason a feature is absent, for skip messages."""
         if feature not in FEATURES:

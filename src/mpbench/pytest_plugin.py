@@ -302,14 +302,8 @@ def board(request: pytest.FixtureRequest, mpbench_pool: BoardPool, mpbench_board
 
 def _missing(platform: Any, feature: str) -> str | None:
     """Why ``platform`` cannot run a test that needs ``feature`` (its platform file's words), or None."""
-    if feature.startswith("irq:"):
-        source = feature[4:]
-        if source in platform.irq_sources:
-            return None
-        why = platform.why_not("hard_irq") or platform.why_not("soft_irq")
-        return f"{platform.name} has no IRQ source {source!r}" + (f": {why}" if why else "")
     try:
-        return None if platform.has(feature) else platform.why_not(feature)
+        return platform.missing(feature)
     except KeyError as e:
         raise pytest.UsageError(f"mpbench_needs({feature!r}): {e}") from e
 
