@@ -61,3 +61,33 @@ def recovering(board: Board) -> Iterator[Board]:
     s = board.session
     if s is not None and s.mode is not ReplMode.RAW:
         s.recover()
+
+
+MOUNT_FAT = """
+import vfs
+class _RamBlocks:
+    def __init__(self, data):
+        self.data = bytearray(data)
+    def readblocks(self, n, buf):
+        buf[:] = self.data[n * 512 : n * 512 + len(buf)]
+    def writeblocks(self, n, buf):
+        self.data[n * 512 : n * 512 + len(buf)] = buf
+    def ioctl(self, op, arg):
+        if op == 4:
+            return len(self.data) // 512
+        if op == 5:
+            return 512
+        return 0
+_f = open({image!r}, 'rb')
+vfs.mount(vfs.VfsFat(_RamBlocks(_f.read())), '/flash')
+_f.close()
+"""
+
+
+def mount_fat_image(image: Path) -> str:
+    """MicroPython (unix port) that mounts the FAT image file ``image`` at /flash, from RAM, with its own FatFs.
+
+    How the tests check that a generated image is one MicroPython reads,
+    without a Renode board: the port's ``vfs.VfsFat`` over a RAM block device.
+    """
+    return MOUNT_FAT.format(image=str(image))

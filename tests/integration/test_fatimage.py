@@ -15,29 +15,11 @@ from mpbench.board import resolve_firmware, unavailable_reason
 from mpbench.errors import FileTooBig, FirmwareError
 from mpbench.firmware.fatimage import fat12_image
 from mpbench.platform_loader import find_platform
+from support import mount_fat_image
 
 pytestmark = pytest.mark.emulator
 
-READER = """
-import vfs
-class RamBlocks:
-    def __init__(self, data):
-        self.data = bytearray(data)
-    def readblocks(self, n, buf):
-        buf[:] = self.data[n * 512 : n * 512 + len(buf)]
-    def writeblocks(self, n, buf):
-        self.data[n * 512 : n * 512 + len(buf)] = buf
-    def ioctl(self, op, arg):
-        if op == 4:
-            return len(self.data) // 512
-        if op == 5:
-            return 512
-        return 0
-f = open(IMAGE, "rb")
-bd = RamBlocks(f.read())
-f.close()
-vfs.mount(vfs.VfsFat(bd), "/flash")
-print(sorted(vfs_listdir("/flash")))
+READER = """print(sorted(vfs_listdir("/flash")))
 print(repr(open("/flash/boot.py").read()))
 print(repr(open("/flash/main.py").read()))
 s = __import__("os").statvfs("/flash")
@@ -58,7 +40,7 @@ def test_micropython_mounts_and_reads_the_image(tmp_path: Path) -> None:
     image = tmp_path / "fs.img"
     image.write_bytes(fat12_image({"boot.py": boot, "main.py": main}, 112 * 1024))
     script = tmp_path / "read.py"
-    script.write_text(f"IMAGE = {str(image)!r}\nimport os\nvfs_listdir = os.listdir\n" + READER)
+    script.write_text(mount_fat_image(image) + "import os\nvfs_listdir = os.listdir\n" + READER)
     out = subprocess.run([command, str(script)], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()

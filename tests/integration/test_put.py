@@ -22,7 +22,7 @@ from mpbench.firmware.fatimage import fat12_image
 from mpbench.platform_loader import find_platform
 from mpbench.session import files
 from mpbench.session.files import BoardFile
-from support import mpbench, needs, recovering
+from support import mount_fat_image, mpbench, needs, recovering
 
 pytestmark = pytest.mark.emulator
 
@@ -87,34 +87,13 @@ def test_bad_put_arguments_exit_2_with_one_line(tmp_path: Path, spec: str, messa
     assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
 
 
-MOUNT = """
-import vfs
-class _RamBlocks:
-    def __init__(self, data):
-        self.data = bytearray(data)
-    def readblocks(self, n, buf):
-        buf[:] = self.data[n * 512 : n * 512 + len(buf)]
-    def writeblocks(self, n, buf):
-        self.data[n * 512 : n * 512 + len(buf)] = buf
-    def ioctl(self, op, arg):
-        if op == 4:
-            return len(self.data) // 512
-        if op == 5:
-            return 512
-        return 0
-_f = open({image!r}, 'rb')
-vfs.mount(vfs.VfsFat(_RamBlocks(_f.read())), '/flash')
-_f.close()
-"""
-
-
 @pytest.fixture
 def fat_volume(board: Board, tmp_path: Path) -> Iterator[BoardFile]:
     """A 32 KiB FAT volume mounted at /flash on the unix port, made by fat12_image with one file baked in."""
     baked = BoardFile("/flash/baked.bin", _blob(5000, seed=3))
     image = tmp_path / "fs.img"
     image.write_bytes(fat12_image({"baked.bin": baked.data}, 32 * 1024))
-    board.exec(MOUNT.format(image=str(image))).check()
+    board.exec(mount_fat_image(image)).check()
     yield baked
     board.exec("import vfs\nvfs.umount('/flash')").check()
 
