@@ -316,6 +316,25 @@ class CodeKeywords:
         except MpbenchError as e:
             raise BoardError(str(e)) from e
 
+    @keyword
+    def frozen_module_source(self) -> tuple[str, str]:
+        """The current board's frozen module: its name and the host path of its source.
+
+        The source comes from the user's MicroPython checkout
+        (``MPBENCH_MICROPYTHON_SRC``) and must be the file the platform pins
+        by sha256; otherwise the test is skipped with the reason (see
+        ``mpbench.frozen``).
+        """
+        from robot.api import SkipExecution
+
+        from mpbench.frozen import frozen_source
+
+        platform = self._board().platform
+        path, why = frozen_source(platform)
+        if path is None or platform.frozen_module is None:
+            raise SkipExecution(why)
+        return platform.frozen_module.name, str(path)
+
     # -- files on the board ---------------------------------------------------------
     @keyword
     def put_file_on_board(self, local: str, remote: str | None = None) -> str:

@@ -41,6 +41,7 @@ FEATURES: tuple[str, ...] = (
     "mpy_import",
     "fs_statvfs",
     "fs_write",
+    "frozen_module",
 )
 
 ENGINES: tuple[str, ...] = ("qemu", "renode", "host")
@@ -121,6 +122,23 @@ class IrqSource:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class FrozenModule:
+    """A Python module frozen into the firmware, and where its source lives in a MicroPython checkout.
+
+    Firmware keeps a frozen module as bytecode only, so comparing it with
+    "the same source from a file" needs that source from somewhere else: the
+    user's checkout. ``sha256`` pins which file the firmware froze (one or
+    more accepted versions), so a checkout of another release is refused
+    with a reason instead of being compared silently.
+    """
+
+    name: str
+    source: str
+    sha256: tuple[str, ...]
+    note: str = ""
+
+
 @dataclass(frozen=True, eq=False)
 class Platform:
     """One board: MCU, memory, console, firmware, engine settings and features.
@@ -143,6 +161,7 @@ class Platform:
     irq_sources: Mapping[str, IrqSource] = field(default_factory=dict)
     boot_timeout: float = 30.0
     notes: str = ""
+    frozen_module: FrozenModule | None = None
 
     @property
     def engine_config(self) -> Mapping[str, Any]:

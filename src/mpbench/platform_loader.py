@@ -31,7 +31,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from mpbench.errors import PlatformError, PlatformErrors
-from mpbench.platform import FEATURES, Console, Feature, IrqSource, Mcu, Memory, Platform, Repl
+from mpbench.platform import FEATURES, Console, Feature, FrozenModule, IrqSource, Mcu, Memory, Platform, Repl
 
 KeyPath = tuple[Any, ...]
 
@@ -224,6 +224,11 @@ def _rule_errors(path: str, data: dict[str, Any], lines: dict[KeyPath, int]) -> 
     missing = [f for f in FEATURES if f not in present and f not in absent]
     if missing and "features" in data:
         err(("features",), f"does not state: {', '.join(missing)} (list every feature under present or absent)")
+    if "frozen_module" in present and "frozen_module" not in data:
+        err(
+            ("features", "present"),
+            "lists 'frozen_module' but the file has no frozen_module: section (expected name, source, sha256)",
+        )
     irqs = data.get("irq_sources") if isinstance(data.get("irq_sources"), dict) else {}
     for name, spec in irqs.items():
         if isinstance(spec, dict) and isinstance(spec.get("start"), str) and "{cb}" not in spec["start"]:
@@ -291,6 +296,19 @@ def _build(path: Path, d: dict[str, Any]) -> Platform:
         },
         boot_timeout=float(d.get("boot_timeout", 30.0)),
         notes=d.get("notes", ""),
+        frozen_module=_frozen(d.get("frozen_module")),
+    )
+
+
+def _frozen(spec: dict[str, Any] | None) -> FrozenModule | None:
+    if spec is None:
+        return None
+    sha = spec["sha256"]
+    return FrozenModule(
+        name=spec["name"],
+        source=spec["source"],
+        sha256=(sha,) if isinstance(sha, str) else tuple(sha),
+        note=spec.get("note", ""),
     )
 
 

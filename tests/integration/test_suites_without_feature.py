@@ -18,9 +18,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
+from mpbench.frozen import ENV
 from mpbench.platform import FEATURES
-from suite_runs import SHIMS, Result, run_suites, with_features, write_variant
+from suite_runs import ROOT, SHIMS, Result, run_suites, with_features, write_variant
 from support import needs
 
 pytestmark = pytest.mark.emulator
@@ -95,6 +97,9 @@ def _sim(name: str, hard: bool, **more: object) -> dict[str, object]:
     }
 
 
+#: Claimed by the micro:bit, whose `this` is built in C: with a checkout the sources differ, without one it skips.
+CLAIMED = {**yaml.safe_load((ROOT / "platforms" / "unix.yaml").read_text())["frozen_module"], "name": "this"}
+
 #: Claimed by the stripped unix port; pin_edge asks the engine to drive a pin, which the host engine cannot.
 SIM_IRQS = {
     "timer": _sim("_t", True, header="irq sim"),
@@ -111,7 +116,9 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], 
     tmp = tmp_path_factory.mktemp("liars")
     platforms = tmp / "platforms"
     platforms.mkdir()
-    write_variant(platforms, "microbit", "microbit-claims-all", features=EVERYTHING, irq_sources=PYB_IRQS)
+    write_variant(
+        platforms, "microbit", "microbit-claims-all", features=EVERYTHING, irq_sources=PYB_IRQS, frozen_module=CLAIMED
+    )
     shim = tmp / "strip_micropython.py"
     shim.write_text((SHIMS / "irq_sim.py").read_text() + "\n" + SHIM)
     write_variant(platforms, "unix", "unix-stripped", shim, features=EVERYTHING, irq_sources=SIM_IRQS)
@@ -180,8 +187,12 @@ def test_the_stripped_ports_irq_tests_fail_for_the_missing_function(outcomes: di
 
 
 def test_nothing_is_skipped_when_a_board_claims_everything(outcomes: dict[tuple[str, str], Result]) -> None:
-    """Skips come only from the platform file: a board claiming every feature skips nothing."""
-    skipped = [k for k, r in outcomes.items() if r.status == "SKIP"]
+    """Skips come only from the platform file: a board claiming every feature skips nothing.
+
+    Except what the bench itself lacks: without a MicroPython checkout the
+    frozen-module test cannot get its source, and says so.
+    """
+    skipped = [k for k, r in outcomes.items() if r.status == "SKIP" and ENV not in r.message]
     assert skipped == []
 
 
