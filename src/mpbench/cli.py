@@ -23,6 +23,7 @@ from typing import Any
 
 from mpbench.board import Board, unavailable_reason
 from mpbench.errors import EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, MpbenchError
+from mpbench.frozen import ENV as MICROPYTHON_SRC
 from mpbench.session.repl import ReplMode
 
 REPL_EXIT_KEY = b"\x1d"  # Ctrl-], as in telnet and miniterm
@@ -330,7 +331,14 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
 def _upstream_args(p: argparse.ArgumentParser) -> None:
     _board_options(p)
     p.set_defaults(timeout=30.0)  # run-tests.py's TEST_TIMEOUT
-    p.add_argument("--micropython", required=True, metavar="DIR", help="a MicroPython checkout (its tests/ folder)")
+    checkout = os.environ.get(MICROPYTHON_SRC) or None
+    p.add_argument(
+        "--micropython",
+        required=checkout is None,
+        default=checkout,
+        metavar="DIR",
+        help=f"a MicroPython checkout (its tests/ folder); default ${MICROPYTHON_SRC}",
+    )
     p.add_argument("--result-dir", default="upstream-results", help="where failing outputs and JSON go")
     p.add_argument("tests", nargs="*", help="tests or folders (default: tests/micropython and tests/basics)")
 
