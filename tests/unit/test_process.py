@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -54,3 +56,44 @@ def test_stop_kills_and_forgets_a_process_that_ignores_sigterm(tmp_path: Path) -
     assert not p.alive()
     assert p not in live_processes()
     assert len(_open_fds()) < len(before)  # the log file was closed
+
+
+ORPHAN = """
+import sys, time
+from pathlib import Path
+from mpbench.engine.process import ManagedProcess
+p = ManagedProcess(["sleep", "300"], Path(sys.argv[1]))
+print(p.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def _gone(pid: int, within: float) -> bool:
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        except OSError:
+            return True
+        if state == "Z":  # killed, waiting to be reaped by init
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_child_dies_with_mpbench_even_when_mpbench_is_sigkilled(tmp_path: Path) -> None:
+    """SIGKILL runs no handler and no atexit: only the parent-death signal can take the child down."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN, str(tmp_path / "child.log")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert not _gone(child, 0.3), "the child did not start"
+        parent.kill()
+        parent.wait(10)
+        assert _gone(child, 10.0), f"process {child} outlived its SIGKILLed parent"
+    finally:
+        parent.kill()
+        with contextlib.suppress(NameError, ProcessLookupError):
+            os.kill(child, 9)

@@ -1,7 +1,8 @@
 """Child processes that can never outlive mpbench.
 
 Every emulator runs in its own process group (``start_new_session``) so a stop
-reaches its helpers too. Stopping is polite first, then SIGKILL to the group
+reaches its helpers too, and with a parent-death signal (``setpriv --pdeathsig``)
+so even a SIGKILL of mpbench, which no handler sees, takes it down. Stopping is polite first, then SIGKILL to the group
 (Robot's Process library recipe). A module-level registry lets the SIGTERM
 handler and ``atexit`` stop whatever is still running, so a Ctrl-C or a crash
 never leaves an emulator behind.
@@ -13,6 +14,7 @@ import atexit
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -23,6 +25,12 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 _LIVE: set[ManagedProcess] = set()
+#: util-linux's setpriv (Debian: always installed) starts a child with a parent-death signal, so an
+#: emulator dies with mpbench even when mpbench is SIGKILLed and no handler runs (seen: QEMUs left
+#: by killed test runs for hours). Done by exec'ing setpriv, not in a preexec_fn, which is unsafe
+#: with threads; and only from the main thread, because the signal comes when the *thread* that
+#: started the child ends.
+_SETPRIV = shutil.which("setpriv")
 #: Reentrant: the SIGTERM handler runs on the main thread, possibly while that thread
 #: holds the lock (starting or stopping a process); a plain Lock would deadlock there.
 _LOCK = threading.RLock()
@@ -35,12 +43,18 @@ class ManagedProcess:
         self.argv = list(argv)
         self.log_path = log_path
         log.debug("starting: %s", " ".join(self.argv))
+        launch = self.argv
+        if _SETPRIV and threading.current_thread() is threading.main_thread():
+            # Checked here because setpriv would turn a missing program into exit 127.
+            if shutil.which(self.argv[0]) is None:
+                raise FileNotFoundError(2, "No such file or directory", self.argv[0])
+            launch = [_SETPRIV, "--pdeathsig", "KILL", "--", *self.argv]
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         popen.setdefault("stdout", self._log)
         popen.setdefault("stderr", subprocess.STDOUT)
         popen.setdefault("stdin", subprocess.DEVNULL)
         try:
-            self.proc = subprocess.Popen(self.argv, start_new_session=True, close_fds=True, **popen)
+            self.proc = subprocess.Popen(launch, start_new_session=True, close_fds=True, **popen)
         except BaseException:
             self._log.close()  # nothing started: nothing else to clean up
             raise
