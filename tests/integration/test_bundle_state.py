@@ -62,6 +62,29 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return found[0]
 
 
+def test_a_qemu_board_under_pytest_says_in_one_line_why_its_bundle_has_no_state(tmp_path: Path) -> None:
+    """The switch on a board without a state (micro:bit, so this runs in CI): the report and the bundle say why."""
+    needs("microbit")
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), "-c", os.devnull]
+    cmd += [str(ROOT / "examples/pytest/wrong_on_purpose.py"), "--mpbench-platform", "microbit"]
+    cmd += ["--mpbench-outdir", str(tmp_path / "out")]
+    run = subprocess.run(
+        cmd,
+        env=_env(tmp_path / "cache", MPBENCH_BUNDLE_STATE="1"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-2000:]
+    why = "microbit: no Renode state added to the bundle: it runs on qemu; only Renode boards start from"
+    assert run.stdout.count(why) == 1, run.stdout[-3000:]
+    (found,) = (tmp_path / "out" / "bundles").glob("*.mpbundle")
+    b = read_bundle(found)
+    assert b.state is None and b.doc["renode_state"]["reason"].startswith(why)
+
+
 def _cli(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "mpbench.cli", *args],

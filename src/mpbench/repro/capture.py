@@ -60,12 +60,14 @@ def describe(
     failure: Mapping[str, str] | None,
     include_firmware: bool = False,
     include_state: bool | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
     """bundle.json for ``board``'s failure, and the members beside it (the firmware, the Renode state).
 
     ``include_state`` None: as ``MPBENCH_BUNDLE_STATE`` says (see ``state``).
     Asked for on a board without a state, bundle.json says why, and so does
-    one logged warning.
+    one logged warning (Robot shows it), also appended to ``notes`` for a face
+    whose runner keeps logs to itself (pytest).
     """
     platform, fw, engine = board.platform, board.firmware, board.engine
     if fw is None or engine is None:
@@ -139,6 +141,8 @@ def describe(
         carried = carry(board)
         if isinstance(carried, str):
             log.warning("%s", carried)
+            if notes is not None:
+                notes.append(carried)
             doc["renode_state"] = {"member": None, "reason": carried}
         else:
             doc["renode_state"], state_member = carried
@@ -306,6 +310,7 @@ def write_test_bundle(
     outdir: Path,
     taken: set[str],
     kind: str = "robot",
+    notes: list[str] | None = None,
 ) -> tuple[Path, int]:
     """The bundle of a failed Robot (or pytest, ``kind``) test: its steps and console from ``since`` on.
 
@@ -316,7 +321,8 @@ def write_test_bundle(
     records = board.transcript.to_records()[transcript_mark:] if board.transcript else []
     summary = (message.strip().splitlines() or ["the test failed"])[0]
     failure = {"summary": summary, "detail": message}
-    doc, member = describe(board, steps, records, mode, {"kind": kind, "suite": suite, "test": test}, failure)
+    origin = {"kind": kind, "suite": suite, "test": test}
+    doc, member = describe(board, steps, records, mode, origin, failure, notes=notes)
     path = robot_bundle_path(outdir, suite, test, taken)
     return path, save(path, doc, member)
 

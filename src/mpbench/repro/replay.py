@@ -225,6 +225,8 @@ def prepare(
 
             setup.tmpdir = tempfile.TemporaryDirectory(prefix="mpbench-replay-")
             setup.trusted = unpack(bundle, bundle.state, platform, Path(setup.tmpdir.name) / "state")
+            if firmware is not None or bundle.firmware is not None:
+                setup.notes.append("--trust-state: the firmware image is not booted; the state holds its memory")
             return setup
         _firmware(bundle, setup, firmware, fetch)
     except BaseException:
