@@ -22,6 +22,7 @@ from mpbench.repro.capture import describe, sanitize, save
 from mpbench.repro.replay import default_max_time, diff, prepare, replay_once, summary, visible
 from mpbench.repro.show import render
 from mpbench.repro.state import ignored_note
+from mpbench.repro.state import requested as requested_state
 
 #: ``repro run``: the replay gave the recording's fingerprint every time, or not.
 EXIT_SAME, EXIT_DIFFERENT = EXIT_OK, EXIT_FAILED
@@ -44,6 +45,7 @@ def _platforms_dir(args: argparse.Namespace) -> Path | None:
 
 
 def do_create(args: argparse.Namespace) -> int:
+    requested_state()  # a bad MPBENCH_BUNDLE_STATE is refused before the board boots
     platform = find_platform(args.platform, _platforms_dir(args))
     script = "stdin" if args.script == "-" else Path(args.script).name
     code = _read_script(args.script)
