@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mpbench.deadline import Deadline
 from mpbench.engine import Engine, engine_class
@@ -29,6 +29,9 @@ from mpbench.session import files as board_files
 from mpbench.session.files import BoardFile
 from mpbench.session.recorder import Recorder, recorded
 from mpbench.session.repl import CTRL_B, PROMPT, ExecResult, ReplMode, ReplSession
+
+if TYPE_CHECKING:
+    from mpbench.engine.snapshot import TrustedState
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +113,7 @@ class Board:
         deterministic: bool = False,
         record: bool = False,
         files: list[BoardFile] | None = None,
+        trusted_state: TrustedState | None = None,
     ):
         self.platform = platform
         self.firmware_override = firmware
@@ -127,6 +131,8 @@ class Board:
         #: Files put on the board at every start (``mpbench run --put``), and how each got there.
         self.files = list(files or [])
         self.file_routes: dict[str, str] = {}
+        #: A Renode state to start from instead of booting the firmware (``repro run --trust-state``).
+        self.trusted_state = trusted_state
 
     @property
     def name(self) -> str:
@@ -140,12 +146,17 @@ class Board:
         reason = cls.unavailable_reason(self.platform)
         if reason:
             raise EngineUnavailable(f"{self.name}: {reason}", engine=self.platform.engine)
-        self.firmware = resolve_firmware(self.platform, self.firmware_override, self.fetch)
+        if self.trusted_state is not None:  # its firmware is in the state: no image needed here
+            self.firmware = self.trusted_state.firmware
+        else:
+            self.firmware = resolve_firmware(self.platform, self.firmware_override, self.fetch)
         # Boards whose boot can hang (ESP-IDF 4.x's boot race under QEMU) get fresh tries.
         attempts = 1 + int(self.platform.engine_config.get("boot_retries", 0))
         for attempt in range(1, attempts + 1):
             self.engine = cls(self.platform, self.firmware)
             self.engine.deterministic = self.deterministic
+            if self.trusted_state is not None:
+                self.engine.trusted_state = self.trusted_state.store  # type: ignore[attr-defined]
             baked = [f for f in self.files if cls.image_accepts(self.platform, f.remote)]
             self.engine.image_files = {f.remote: f.data for f in baked}
             try:

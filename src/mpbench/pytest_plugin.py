@@ -317,13 +317,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report.sections.append(
         (f"mpbench console transcript of {handle.name} (sent bytes shown as «…»)", handle.transcript())
     )
-    bundle = _write_bundle(item, handle, str(report.longrepr))
+    notes: list[str] = []  # why no Renode state went in, with MPBENCH_BUNDLE_STATE=1
+    bundle = _write_bundle(item, handle, str(report.longrepr), notes)
     if bundle:
-        report.sections.append(("mpbench repro bundle", f"{bundle}\nreplay it with: mpbench repro run {bundle}"))
+        text = "\n".join([bundle, f"replay it with: mpbench repro run {bundle}", *notes])
+        report.sections.append(("mpbench repro bundle", text))
     return report
 
 
-def _write_bundle(item: pytest.Item, handle: BoardHandle, message: str) -> str | None:
+def _write_bundle(item: pytest.Item, handle: BoardHandle, message: str, notes: list[str]) -> str | None:
     """Write the failed test's repro bundle; return its path, or None when switched off or impossible."""
     outdir = item.config.getoption("mpbench_outdir")
     if str(outdir).strip().lower() == "off":
@@ -346,6 +348,7 @@ def _write_bundle(item: pytest.Item, handle: BoardHandle, message: str) -> str |
             outdir=root,
             taken=taken,
             kind="pytest",
+            notes=notes,
         )
     except (MpbenchError, OSError) as e:
         return f"(no bundle written: {e})"

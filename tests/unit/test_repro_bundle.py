@@ -162,7 +162,7 @@ def test_included_firmware_is_stored_and_checked(tmp_path: Path) -> None:
     board = stand_in_board()
     board.firmware = Firmware(**{**board.firmware.__dict__, "path": image})
     doc, fw_member = describe(board, STEPS, RECORDS, "raw", {"kind": "cli", "script": "x.py"}, None, True)
-    assert fw_member == ("firmware/firmware.hex", FIRMWARE_BYTES)
+    assert fw_member == [("firmware/firmware.hex", FIRMWARE_BYTES)]
     path = tmp_path / "b.mpbundle"
     save(path, doc, fw_member)
     b = read_bundle(path)

@@ -94,6 +94,10 @@ def board_file(platform: Platform, key: str) -> Path | None:
 
 @register_engine("renode")
 class RenodeEngine(Engine):
+    #: A ``snapshot.SnapshotStore`` to start from instead of the cache's and instead of booting the
+    #: firmware (``repro run --trust-state``, set by ``Board`` before ``start``); None: the usual way.
+    trusted_state: Any = None
+
     @classmethod
     def unavailable_reason(cls, platform: Platform) -> str | None:
         binary, why = find_renode(platform)
@@ -191,6 +195,8 @@ class RenodeEngine(Engine):
 
     def build_script(self) -> Path:
         """Write the .resc that creates the machine, loads everything and wires the console."""
+        if self.trusted_state is not None:  # no firmware file to load: the state holds the machine's memory
+            return self.build_load_script(self.trusted_state.state_path)
         cfg = self.platform.engine_config
         repl = board_file(self.platform, "repl")
         lines = [f'mach create "{self.platform.name}"']

@@ -23,13 +23,15 @@ import json
 import logging
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mpbench.firmware.cache import cache_dir
+from mpbench.firmware.cache import Firmware, cache_dir
 
 if TYPE_CHECKING:
     from mpbench.engine.renode import RenodeEngine
+    from mpbench.platform import Platform
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +47,13 @@ def snapshot_key(parts: dict[str, Any]) -> str:
 
 def key_parts(engine: RenodeEngine, renode_version: str) -> dict[str, Any]:
     """The inputs a snapshot depends on: board, firmware hash, Renode version, platform text and its files."""
+    return platform_key_parts(engine.platform, getattr(engine.firmware, "sha256", None), renode_version)
+
+
+def platform_key_parts(platform: Platform, firmware_sha256: str | None, renode_version: str) -> dict[str, Any]:
+    """``key_parts`` without an engine: a replay checks a carried state's key before it has a firmware file."""
     from mpbench.engine.renode import board_file
 
-    platform = engine.platform
     files = {}
     for key in ("repl", "script"):
         path = board_file(platform, key)
@@ -56,7 +62,7 @@ def key_parts(engine: RenodeEngine, renode_version: str) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "board": platform.name,
-        "firmware_sha256": getattr(engine.firmware, "sha256", None),
+        "firmware_sha256": firmware_sha256,
         "renode": renode_version,
         "platform_text": platform.path.read_text(encoding="utf-8", errors="replace"),
         "files": files,
@@ -75,7 +81,15 @@ class SnapshotStore:
 
     @classmethod
     def for_engine(cls, engine: RenodeEngine, renode_version: str) -> SnapshotStore | None:
-        """The store for this engine's board, or None when snapshots are off or cannot be keyed."""
+        """The store for this engine's board, or None when snapshots are off or cannot be keyed.
+
+        An engine given a ``trusted_state`` (a replay's ``--trust-state``: a
+        state carried in a bundle, checked and unpacked into its own folder)
+        gets that store, whatever the cache holds.
+        """
+        trusted = getattr(engine, "trusted_state", None)
+        if trusted is not None:
+            return trusted  # type: ignore[no-any-return]
         if os.environ.get(ENV, "1") == "0" or not renode_version:
             return None
         if getattr(engine.firmware, "sha256", None) is None:
@@ -137,6 +151,20 @@ class SnapshotStore:
         finally:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+
+
+@dataclass(frozen=True)
+class TrustedState:
+    """A machine state someone else saved, checked and unpacked here, that a board starts from.
+
+    ``store`` holds it like a cache snapshot (its own folder, never the
+    cache); ``firmware`` describes the image the state was booted from, which
+    need not exist on this machine: its memory is in the state. Only a replay
+    given ``--trust-state`` makes one (see ``mpbench.repro.state``).
+    """
+
+    store: SnapshotStore
+    firmware: Firmware
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -2,7 +2,8 @@
 
 A bundle is a gzip-compressed tar holding ``bundle.json`` (what happened, see
 ``bundle_schema.json``), ``README.md`` (the same for people) and, when asked,
-``firmware/<name>`` (the image). It travels between people, so reading it
+``firmware/<name>`` (the image) and ``renode-state.xz`` (the board's Renode
+boot state, see ``state``: loaded only when the receiver trusts it). It travels between people, so reading it
 trusts nothing: the archive is read in memory and never extracted, only
 regular files with known names are accepted, sizes are capped, the JSON is
 checked against the schema and per step kind, and the transcript's
@@ -48,6 +49,9 @@ FORMAT = "mpbench-bundle"
 VERSION = 1
 SUFFIX = ".mpbundle"
 JSON_MEMBER, README_MEMBER, FIRMWARE_DIR = "bundle.json", "README.md", "firmware/"
+STATE_MEMBER = "renode-state.xz"
+#: The largest state member (compressed; a pyboard's is about 0.85 MB). The whole bundle's cap stays as it was.
+MAX_STATE_MEMBER_BYTES = 32 * 1024 * 1024
 MAX_JSON_BYTES = 32 * 1024 * 1024
 MAX_README_BYTES = 4 * 1024 * 1024
 MAX_MEMBERS = 8
@@ -102,15 +106,25 @@ def short(digest: str | None) -> str:
 
 
 # -- writing ----------------------------------------------------------------------
-def write_bundle(path: Path, doc: Mapping[str, Any], readme: str, firmware: tuple[str, bytes] | None = None) -> int:
-    """Write the archive atomically (a half-written bundle never has the final name); its size in bytes."""
+def write_bundle(
+    path: Path,
+    doc: Mapping[str, Any],
+    readme: str,
+    firmware: tuple[str, bytes] | list[tuple[str, bytes]] | None = None,
+) -> int:
+    """Write the archive atomically (a half-written bundle never has the final name); its size in bytes.
+
+    ``firmware``: the extra members (the image, the Renode state), one or a list.
+    """
     mtime = int(time.time())
     members: list[tuple[str, bytes]] = [
         (JSON_MEMBER, (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")),
         (README_MEMBER, readme.encode("utf-8")),
     ]
-    if firmware is not None:
+    if isinstance(firmware, tuple):
         members.append(firmware)
+    elif firmware:
+        members.extend(firmware)
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb", mtime=mtime) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
         for name, data in members:
@@ -142,6 +156,8 @@ class Bundle:
     readme: str
     firmware: bytes | None
     member_sizes: dict[str, int]
+    #: The carried Renode state as stored (xz), checked only for its size here: ``state.unpack`` checks the rest.
+    state: bytes | None = None
 
     @property
     def steps(self) -> list[Step]:
@@ -185,11 +201,12 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
     doc = _parse_json(where, files[JSON_MEMBER])
     _check_doc(where, doc)
     firmware = _check_firmware(where, doc, files)
+    state = _check_state(where, doc, files)
     try:
         readme = files.get(README_MEMBER, b"").decode("utf-8")
     except UnicodeDecodeError as e:
         raise BundleError(where, f"{README_MEMBER} is not UTF-8 text: {e}") from e
-    return Bundle(where, doc, readme, firmware, {k: len(v) for k, v in files.items()})
+    return Bundle(where, doc, readme, firmware, {k: len(v) for k, v in files.items()}, state)
 
 
 def _gunzip(where: str, data: bytes) -> bytes:
@@ -212,7 +229,7 @@ def _gunzip(where: str, data: bytes) -> bytes:
 
 def _members(where: str, data: bytes) -> dict[str, bytes]:
     """The archive's regular files by name, read in memory; anything else refuses the whole bundle."""
-    limits = {JSON_MEMBER: MAX_JSON_BYTES, README_MEMBER: MAX_README_BYTES}
+    limits = {JSON_MEMBER: MAX_JSON_BYTES, README_MEMBER: MAX_README_BYTES, STATE_MEMBER: MAX_STATE_MEMBER_BYTES}
     files: dict[str, bytes] = {}
     try:
         with tarfile.open(fileobj=io.BytesIO(_gunzip(where, data)), mode="r:") as tar:
@@ -227,7 +244,7 @@ def _members(where: str, data: bytes) -> dict[str, bytes]:
                     raise BundleError(where, f"refusing the bundle: member {name!r} is {kind}")
                 firmware = name.startswith(FIRMWARE_DIR) and name.count("/") == 1 and len(name) > len(FIRMWARE_DIR)
                 if name not in limits and not firmware:
-                    known = f"{JSON_MEMBER}, {README_MEMBER}, {FIRMWARE_DIR}<name>"
+                    known = f"{JSON_MEMBER}, {README_MEMBER}, {FIRMWARE_DIR}<name>, {STATE_MEMBER}"
                     raise BundleError(
                         where, f"refusing the bundle: unexpected member {name!r} (a bundle holds {known})"
                     )
@@ -401,6 +418,28 @@ def _check_firmware(where: str, doc: dict[str, Any], files: dict[str, bytes]) ->
         raise BundleError(
             where,
             f"firmware hash mismatch: {member} has sha256 {actual}, but the bundle records {fw['sha256']}",
+        )
+    return data
+
+
+def _check_state(where: str, doc: dict[str, Any], files: dict[str, bytes]) -> bytes | None:
+    """The state member, present exactly when bundle.json names it, of the size bundle.json states."""
+    state = doc.get("renode_state")
+    named = state.get("member") if state else None
+    if named is None:
+        if STATE_MEMBER in files:
+            raise BundleError(
+                where, f"refusing the bundle: it holds {STATE_MEMBER!r} but {JSON_MEMBER} records no Renode state"
+            )
+        return None
+    if STATE_MEMBER not in files:
+        raise BundleError(where, f"the Renode state {STATE_MEMBER!r} that {JSON_MEMBER} names is missing")
+    data = files[STATE_MEMBER]
+    if len(data) != state["compressed_size"]:
+        raise BundleError(
+            where,
+            f"{STATE_MEMBER}: {len(data)} bytes, but {JSON_MEMBER} records renode_state.compressed_size "
+            f"{state['compressed_size']}: altered or damaged",
         )
     return data
 

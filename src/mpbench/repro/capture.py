@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import logging
 import re
 import secrets
 from collections.abc import Mapping, Sequence
@@ -29,7 +30,10 @@ from mpbench.errors import BundleError
 from mpbench.repro.bundle import FORMAT, SUFFIX, VERSION, fingerprint, short, write_bundle
 from mpbench.repro.pattern import PatternError, compile_pattern
 from mpbench.repro.scrub import board_paths, scrub_records, scrub_text
+from mpbench.repro.state import carry, requested
 from mpbench.session.recorder import Step
+
+log = logging.getLogger(__name__)
 
 VIRTUAL_TIME = (
     "Renode boards run on virtual time, but stimuli are replayed at host-timed moments; "
@@ -55,8 +59,16 @@ def describe(
     origin: Mapping[str, str],
     failure: Mapping[str, str] | None,
     include_firmware: bool = False,
-) -> tuple[dict[str, Any], tuple[str, bytes] | None]:
-    """bundle.json for ``board``'s failure, and the firmware member when it is included."""
+    include_state: bool | None = None,
+    notes: list[str] | None = None,
+) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+    """bundle.json for ``board``'s failure, and the members beside it (the firmware, the Renode state).
+
+    ``include_state`` None: as ``MPBENCH_BUNDLE_STATE`` says (see ``state``).
+    Asked for on a board without a state, bundle.json says why, and so does
+    one logged warning (Robot shows it), also appended to ``notes`` for a face
+    whose runner keeps logs to itself (pytest).
+    """
     platform, fw, engine = board.platform, board.firmware, board.engine
     if fw is None or engine is None:
         raise BundleError(board.name, "the board never started, so there is nothing to record")
@@ -124,7 +136,18 @@ def describe(
     instants = _instants(engine, records)
     if instants is not None:
         doc["instants"] = instants
-    return doc, member
+    members = [member] if member else []
+    if requested() if include_state is None else include_state:
+        carried = carry(board)
+        if isinstance(carried, str):
+            log.warning("%s", carried)
+            if notes is not None:
+                notes.append(carried)
+            doc["renode_state"] = {"member": None, "reason": carried}
+        else:
+            doc["renode_state"], state_member = carried
+            members.append(state_member)
+    return doc, members
 
 
 def _instants(engine: Any, records: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
@@ -217,6 +240,7 @@ def readme(doc: Mapping[str, Any], file_name: str) -> str:
         + ("" if det["replays_deterministic"] else " **(this board is not deterministic)**"),
         f"- Recorded {doc['created']} by mpbench {doc['mpbench_version']}; seed {doc['seed']['value']} (not used)",
         f"- Console fingerprint: `{doc['transcript']['fingerprint']}`",
+        *_state_lines(doc),
         "",
         "## Replay",
         "",
@@ -248,8 +272,21 @@ def readme(doc: Mapping[str, Any], file_name: str) -> str:
     return "\n".join(lines)
 
 
-def save(path: Path, doc: dict[str, Any], member: tuple[str, bytes] | None) -> int:
-    """Write the bundle with its README; the archive's size."""
+def _state_lines(doc: Mapping[str, Any]) -> list[str]:
+    state = doc.get("renode_state")
+    if not state:
+        return []
+    if state["member"] is None:
+        return [f"- Renode state: none ({state['reason']})"]
+    return [
+        f"- Renode state: `{state['member']}`, {state['compressed_size']} bytes compressed / {state['size']} bytes "
+        f"({state['renode']}); `mpbench repro run --trust-state` loads it instead of booting the firmware "
+        "(no image needed). Loading deserializes a .NET object graph written by the sender: only if you trust them",
+    ]
+
+
+def save(path: Path, doc: dict[str, Any], member: tuple[str, bytes] | list[tuple[str, bytes]] | None = None) -> int:
+    """Write the bundle with its README and ``describe``'s members; the archive's size."""
     return write_bundle(path, doc, readme(doc, path.name), member)
 
 
@@ -273,6 +310,7 @@ def write_test_bundle(
     outdir: Path,
     taken: set[str],
     kind: str = "robot",
+    notes: list[str] | None = None,
 ) -> tuple[Path, int]:
     """The bundle of a failed Robot (or pytest, ``kind``) test: its steps and console from ``since`` on.
 
@@ -283,7 +321,8 @@ def write_test_bundle(
     records = board.transcript.to_records()[transcript_mark:] if board.transcript else []
     summary = (message.strip().splitlines() or ["the test failed"])[0]
     failure = {"summary": summary, "detail": message}
-    doc, member = describe(board, steps, records, mode, {"kind": kind, "suite": suite, "test": test}, failure)
+    origin = {"kind": kind, "suite": suite, "test": test}
+    doc, member = describe(board, steps, records, mode, origin, failure, notes=notes)
     path = robot_bundle_path(outdir, suite, test, taken)
     return path, save(path, doc, member)
 

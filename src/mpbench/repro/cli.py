@@ -21,6 +21,8 @@ from mpbench.repro.bundle import SUFFIX, read_bundle, short
 from mpbench.repro.capture import describe, sanitize, save
 from mpbench.repro.replay import default_max_time, diff, prepare, replay_once, summary, visible
 from mpbench.repro.show import render
+from mpbench.repro.state import ignored_note
+from mpbench.repro.state import requested as requested_state
 
 #: ``repro run``: the replay gave the recording's fingerprint every time, or not.
 EXIT_SAME, EXIT_DIFFERENT = EXIT_OK, EXIT_FAILED
@@ -43,6 +45,7 @@ def _platforms_dir(args: argparse.Namespace) -> Path | None:
 
 
 def do_create(args: argparse.Namespace) -> int:
+    requested_state()  # a bad MPBENCH_BUNDLE_STATE is refused before the board boots
     platform = find_platform(args.platform, _platforms_dir(args))
     script = "stdin" if args.script == "-" else Path(args.script).name
     code = _read_script(args.script)
@@ -81,8 +84,10 @@ def do_create(args: argparse.Namespace) -> int:
     doc, member = describe(board, steps, records, "raw", origin, failure, args.include_firmware)
     size = save(out, doc, member)
     digest = short(doc["transcript"]["fingerprint"])
+    state = doc.get("renode_state")
+    carried = f", a Renode state of {state['compressed_size']} bytes" if state and state["member"] else ""
     print(
-        f"mpbench: wrote {out} ({size} bytes, {len(steps)} step(s), fingerprint {digest}); "
+        f"mpbench: wrote {out} ({size} bytes{carried}, {len(steps)} step(s), fingerprint {digest}); "
         f"replay it with `mpbench repro run {out}`",
         file=sys.stderr,
     )
@@ -95,13 +100,27 @@ def do_run(args: argparse.Namespace) -> int:
     bundle = read_bundle(args.bundle)
     doc = bundle.doc
     setup = prepare(
-        bundle, _platforms_dir(args), args.allow_host, Path(args.firmware) if args.firmware else None, args.fetch
+        bundle,
+        _platforms_dir(args),
+        args.allow_host,
+        Path(args.firmware) if args.firmware else None,
+        args.fetch,
+        args.trust_state,
     )
     runs = []
     try:
         max_time = default_max_time(bundle, setup.platform) if args.max_time is None else args.max_time
         for note in setup.notes:
             print(f"mpbench: {visible(note)}", file=sys.stderr)
+        state_note = None if args.trust_state else ignored_note(bundle)
+        if state_note:
+            print(f"mpbench: {visible(state_note)}", file=sys.stderr)
+        elif setup.trusted is not None:
+            print(
+                f"mpbench: --trust-state: loading the bundle's Renode state ({setup.trusted.store.size()} bytes, "
+                "checked) instead of booting the firmware",
+                file=sys.stderr,
+            )
         det = doc["determinism"]
         how = (
             f"timing as recorded: {det['method']} {det['setting'] or ''}".rstrip()
@@ -164,6 +183,12 @@ def repro_args(p: argparse.ArgumentParser) -> None:
     run.add_argument("--allow-host", action="store_true", help="replay a unix-port bundle (its code runs on this host)")
     run.add_argument("--firmware", help="boot this image (it must have the recorded sha256)")
     run.add_argument("--fetch", action="store_true", help="download the recorded firmware if it is not cached")
+    run.add_argument(
+        "--trust-state",
+        action="store_true",
+        help="load the Renode state the bundle carries instead of booting the firmware (no image needed); "
+        "Renode deserializes the sender's .NET objects, so only for a sender you trust",
+    )
     run.add_argument(
         "--max-time",
         type=_seconds,

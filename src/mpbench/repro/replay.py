@@ -42,6 +42,7 @@ from typing import Any
 from mpbench.board import Board, resolve_firmware
 from mpbench.deadline import Deadline
 from mpbench.engine import Determinism
+from mpbench.engine.snapshot import TrustedState
 from mpbench.errors import EXIT_BOARD, BundleError, FirmwareError, MpbenchError, PlatformError, SessionError
 from mpbench.platform import Platform
 from mpbench.platform_loader import default_directory, find_platform
@@ -59,6 +60,8 @@ class Setup:
     expected_sha256: str | None
     notes: list[str] = field(default_factory=list)
     tmpdir: tempfile.TemporaryDirectory[str] | None = None
+    #: The bundle's Renode state, checked and unpacked (``--trust-state``): boards start from it.
+    trusted: TrustedState | None = None
 
     def close(self) -> None:
         if self.tmpdir is not None:
@@ -164,8 +167,14 @@ def prepare(
     allow_host: bool = False,
     firmware: Path | None = None,
     fetch: bool = False,
+    trust_state: bool = False,
 ) -> Setup:
-    """Everything checked before anything boots; ``BundleError`` when the bundle cannot be replayed here."""
+    """Everything checked before anything boots; ``BundleError`` when the bundle cannot be replayed here.
+
+    ``trust_state``: start from the Renode state the bundle carries (checked
+    by ``state.unpack``) instead of booting a firmware image, which then need
+    not be on this machine.
+    """
     doc, where = bundle.doc, bundle.path
     name = doc["platform"]["name"]  # the schema restricts it to [a-z0-9-]: never a path
     folder = platforms_dir or default_directory()
@@ -211,6 +220,14 @@ def prepare(
         notes.extend(list(diff)[:40])
     setup = Setup(platform, None, doc["firmware"]["sha256"], notes)
     try:
+        if trust_state:
+            from mpbench.repro.state import unpack
+
+            setup.tmpdir = tempfile.TemporaryDirectory(prefix="mpbench-replay-")
+            setup.trusted = unpack(bundle, bundle.state, platform, Path(setup.tmpdir.name) / "state")
+            if firmware is not None or bundle.firmware is not None:
+                setup.notes.append("--trust-state: the firmware image is not booted; the state holds its memory")
+            return setup
         _firmware(bundle, setup, firmware, fetch)
     except BaseException:
         setup.close()
@@ -234,7 +251,8 @@ def _firmware(bundle: Bundle, setup: Setup, override: Path | None, fetch: bool) 
             where,
             f"the firmware the bundle was recorded with ({fw['id']} {fw['version']}, sha256 {expected}) is not "
             f"available here: {' '.join(str(e).split())}; get it with `mpbench firmware fetch`, pass "
-            "--firmware PATH, or ask for a bundle made with --include-firmware",
+            "--firmware PATH, or ask for a bundle made with --include-firmware"
+            + (", or pass --trust-state to load the Renode state it carries" if bundle.state is not None else ""),
         ) from e
     if expected is None:
         setup.notes.append(
@@ -327,6 +345,7 @@ def replay_once(bundle: Bundle, setup: Setup, max_time: float | None = None) -> 
         firmware=setup.firmware,
         timeout=doc["session"]["timeout"],
         deterministic=bool(doc["determinism"]["used"]),
+        trusted_state=setup.trusted,
     )
     steps = bundle.steps
     errors: list[str] = []

@@ -23,6 +23,7 @@ from typing import Any
 from mpbench.console.transcript import Chunk, Transcript
 from mpbench.repro.bundle import Bundle
 from mpbench.repro.replay import visible
+from mpbench.repro.state import describe_carried
 from mpbench.session.recorder import Step
 
 README_HEAD = (
@@ -158,7 +159,8 @@ def summary_rows(bundle: Bundle) -> list[tuple[str, str]]:
         made = f"`mpbench repro create` of {origin.get('script', '?')!r}"
     written = f"written by mpbench {doc['mpbench_version']}"
     command = " ".join(eng["argv"])
-    return [
+    state = describe_carried(doc)
+    rows = [
         (
             "bundle",
             f"{bundle.path} (format {doc['format']} version {doc['version']}, {written})",
@@ -180,6 +182,9 @@ def summary_rows(bundle: Bundle) -> list[tuple[str, str]]:
         ("steps", str(len(doc["steps"]))),
         ("fingerprint", f"{bundle.fingerprint} (a consistency check, not a seal: anyone can recompute it)"),
     ]
+    if state is not None:
+        rows.insert(5, ("state", state))
+    return rows
 
 
 def render(bundle: Bundle, include_readme: bool = False) -> str:
@@ -199,6 +204,8 @@ def render(bundle: Bundle, include_readme: bool = False) -> str:
     steps = bundle.steps  # decoded exactly as a replay decodes them
     out += ["", f"What a replay does, from bundle.json (this is everything it sends), {len(steps)} step(s):"]
     boot = f"  0. boot {doc['platform']['name']} from your platform file and wait for its prompt, enter the raw REPL"
+    if (doc.get("renode_state") or {}).get("member"):
+        boot += " (with --trust-state: load the carried Renode state instead of booting)"
     if doc["session"]["start_mode"] == "friendly":
         boot += ", then leave it for the friendly >>> prompt (Ctrl-B)"
     out.append(boot)
