@@ -19,7 +19,8 @@ uses over 5 s (``/proc/PID/stat`` utime+stime), running and paused
 (``Engine.pause``), and for boards with an ``icount`` setting also under
 ``deterministic`` (e.g. ``-icount ...,sleep=off``).
 
-On Renode boards (whose virtual time the bench drives) it also measures a
+On Renode boards (whose virtual time the bench drives) it also measures the
+round trip with ``MPBENCH_RENODE_CLOCK=free`` (Renode running on its own), a
 cold start (``MPBENCH_RENODE_SNAPSHOTS=0``) apart from a start that loads
 the boot snapshot, a ``Load`` of that snapshot inside an already running
 Renode (what keeping one process per run would cost), and ``mpbench race``'s
@@ -239,6 +240,20 @@ def renode_cold_start(name: str) -> Callable[[], float]:
     return run
 
 
+@contextlib.contextmanager
+def renode_clock(choice: str):  # type: ignore[no-untyped-def]
+    """``MPBENCH_RENODE_CLOCK=choice`` for the boards started inside (``free``: Renode runs on its own)."""
+    old = os.environ.get("MPBENCH_RENODE_CLOCK")
+    os.environ["MPBENCH_RENODE_CLOCK"] = choice
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("MPBENCH_RENODE_CLOCK", None)
+        else:
+            os.environ["MPBENCH_RENODE_CLOCK"] = old
+
+
 def renode_load_in_process(name: str, n: int) -> list[float]:
     """Seconds for ``Load`` of the boot snapshot in a Renode that is already running (one process per run)."""
     times = []
@@ -343,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
             print(row(f"{name}: exec('print(1)') round trip", exec_round_trips(name, args.n)))
         renode = find_platform(name).engine == "renode" and os.environ.get("MPBENCH_RENODE_CLOCK") != "free"
         if renode:
+            with renode_clock("free"):
+                print(row(f"{name}: exec('print(1)') round trip, free clock", exec_round_trips(name, args.n)))
             print(row(f"{name}: cold start (no snapshot)", repeat(renode_cold_start(name), args.n)))
             print(row(f"{name}: Load of the snapshot in a running Renode", renode_load_in_process(name, args.n)))
             if name == "pyboard":

@@ -9,8 +9,14 @@ replay's plan pulls a stimulus to its recorded instant.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import random
 import re
 import shutil
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -24,6 +30,7 @@ from mpbench.engine.vtime import (
     format_us,
     monitor_interval,
     parse_duration,
+    run_plan,
 )
 from mpbench.platform_loader import find_platform
 
@@ -89,27 +96,106 @@ def test_instant_plan_runs_forward_and_notes_divergence() -> None:
     assert plan.due(2000, "console") == 0  # nothing planned any more
 
 
+class FakeUart:
+    """A UART whose ``CharReceived`` takes handlers with ``+=``/``-=`` as a .NET event does from IronPython."""
+
+    def __init__(self) -> None:
+        self.CharReceived = FakeEvent()
+        self.received = b""
+
+    def WriteChar(self, byte: int) -> None:
+        self.received += bytes([byte])
+
+
+class FakeEvent:
+    def __init__(self) -> None:
+        self.handlers: list[Any] = []
+
+    def __iadd__(self, handler: Any) -> FakeEvent:
+        self.handlers.append(handler)
+        return self
+
+    def __isub__(self, handler: Any) -> FakeEvent:
+        self.handlers.remove(handler)
+        return self
+
+    def __call__(self, byte: int) -> None:
+        for h in self.handlers:
+            h(byte)
+
+
+class FakeEmulation:
+    """Renode's emulation as the stepper sees it: ``RunFor`` moves a clock and the board prints on time."""
+
+    def __init__(self, engine: FakeRenode):
+        self.engine = engine
+        self.uart = FakeUart()
+        self.MasterTimeSource = self
+        self.Instance = self
+        self.CurrentEmulation = self
+
+    @property
+    def ElapsedVirtualTime(self) -> Any:
+        return SimpleNamespace(TotalMicroseconds=self.engine.clock_us)
+
+    def TryGetMachineName(self, machine: Any) -> tuple[bool, str]:
+        return True, "pyboard"
+
+    def RunFor(self, us: int) -> None:
+        e = self.engine
+        e.runs.append((e.clock_us, us))
+        e.clock_us += us
+        while e.prints and e.prints[0][0] <= e.clock_us:
+            for byte in e.prints.pop(0)[1]:
+                self.uart.CharReceived(byte)
+                e.out += bytes([byte])
+
+
 class FakeRenode(RenodeEngine):
-    """A RenodeEngine whose monitor is a clock and a list of (instant, bytes) the board prints."""
+    """A RenodeEngine whose Renode is the real stepper source run in CPython against a fake emulation.
+
+    The board prints ``prints`` (instant, bytes); every monitor command is
+    logged with the virtual time it ran at; every RunFor is in ``runs``.
+    """
 
     def __init__(self, prints: list[tuple[int, bytes]]):
         super().__init__(find_platform("pyboard"), None)
         self.prints = sorted(prints)
         self.out = b""
         self.log: list[tuple[int, str]] = []
+        self.runs: list[tuple[int, int]] = []
+        self.clock_us = 0
+        self.syncs = 0
         self.state = EngineState.RUNNING
+        emu = FakeEmulation(self)
+        monitor = SimpleNamespace(Machine={"sysbus.usart1": emu.uart}, Parse=self._parse)
+        self.scope: dict[str, Any] = {"_mpb_M": emu, "_mpb_TI": SimpleNamespace(FromMicroseconds=int)}
+        self.scope["monitor"] = monitor
+
+    def _parse(self, command: str) -> bool:
+        self.log.append((self.clock_us, command))
+        return True
 
     def _sync(self, commands: list[str], timeout: float = 0.0) -> list[str]:
+        self.syncs += 1
+        commands = self._take_queued() + list(commands)
+        if any(c.startswith("mpb_") for c in commands):
+            commands = self._stepper_install() + commands
+        out = io.StringIO()
         for c in commands:
-            self.log.append((self.vt_us, c))
-            m = re.match(r'emulation RunFor "(\d+)\.(\d+)"', c)
-            if m:
-                end = renode_parse_us(f"{m[1]}.{m[2]}") + self.vt_us
-                while self.prints and self.prints[0][0] <= end:
-                    self.out += self.prints.pop(0)[1]
-        return []
+            if c.startswith("include @"):
+                exec(Path(c[len("include @") :]).read_text(), self.scope)
+                continue
+            # as Renode's tokenizer: a quoted argument is a string, a bare number a number
+            words = [q if n == "" else int(n) for q, n in re.findall(r'"([^"]*)"|(\S+)', c.split(" ", 1)[1])]
+            name = c.split(" ", 1)[0]
+            self._parse(c)
+            if name in ("mpb_steps", "mpb_write"):
+                with contextlib.redirect_stdout(out):
+                    self.scope["mc_" + name](*words)
+        return out.getvalue().splitlines()
 
-    def _drain(self) -> bytes:
+    def _drain(self, wait: float = 0.0) -> bytes:
         data, self.out = self.out, b""
         return data
 
@@ -151,13 +237,19 @@ def test_scheduled_irq_lands_on_its_exact_instant(fake: FakeRenode) -> None:
     assert fake.stimuli == [Stimulus(1337, "irq", "pin_edge")]
 
 
-def test_inject_records_instant_and_sends_hex(fake: FakeRenode) -> None:
+def test_inject_records_instant_and_sends_hex_with_the_next_steps(fake: FakeRenode) -> None:
     fake.run_to(777)
     assert fake.vt_us == 777
+    syncs = fake.syncs
     fake.inject(b"\x03'\"")
-    sent = [c for t, c in fake.log if c.startswith("python")]
-    assert len(sent) == 1 and "03272" in sent[0] and "'\"" not in sent[0].split("s = ")[1]
+    assert fake.syncs == syncs  # queued: no round trip of its own
     assert fake.stimuli == [Stimulus(777, "console", "\x03'\"")]
+    fake.advance(0.001)
+    assert fake.syncs == syncs + 1  # the input and the wait's steps went in one round trip
+    sent = [(t, c) for t, c in fake.log if c.startswith("mpb_write")]
+    assert sent == [(777, 'mpb_write "sysbus.usart1" "032722"')]
+    assert fake.log[-2:] == [sent[0], (777, fake.log[-1][1])] and fake.log[-1][1].startswith("mpb_steps")
+    assert fake.scope["monitor"].Machine["sysbus.usart1"].received == b"\x03'\""
 
 
 def test_replay_plan_pulls_a_stimulus_to_its_recorded_instant(fake: FakeRenode) -> None:
@@ -172,3 +264,83 @@ def test_replay_plan_pulls_a_stimulus_to_its_recorded_instant(fake: FakeRenode) 
     record = fake.instants_record()
     assert record["stimuli"] == [{"at_us": 4321, "kind": "irq", "detail": "pin_edge"}]
     assert record["seed"] is not None
+
+
+class OneStepPerRoundTrip:
+    """The loop the engine ran before its steps moved into Renode: one ``RunFor`` per round trip.
+
+    Kept here as the reference: batching the steps must not change which
+    steps run, where IRQs land, nor when output is seen (so no stamp and no
+    fingerprint changes).
+    """
+
+    def __init__(self, prints: list[tuple[int, bytes]], irqs: list[int]):
+        self.prints, self.out, self.vt_us = sorted(prints), b"", 0
+        self.planner, self.schedule = SlicePlanner(), Schedule()
+        for at in irqs:
+            self.schedule.add(at, ["irq"], "pin_edge")
+        self.runs: list[tuple[int, int]] = []
+        self.irqs: list[int] = []
+
+    def run_for(self, us: int) -> None:
+        if us > 0:
+            self.runs.append((self.vt_us, us))
+            self.vt_us += us
+            while self.prints and self.prints[0][0] <= self.vt_us:
+                self.out += self.prints.pop(0)[1]
+        for _ in self.schedule.pop_due(self.vt_us):
+            self.irqs.append(self.vt_us)
+            self.planner.active()
+
+    def advance(self, budget: float) -> bytes:
+        if self.out:
+            data, self.out = self.out, b""
+            return data
+        end = self.vt_us + budget_grid(budget)
+        self.run_for(0)
+        while self.vt_us < end:
+            self.run_for(run_plan(self.vt_us, end - self.vt_us, self.planner, self.schedule))
+            data, self.out = self.out, b""
+            if data:
+                self.planner.active()
+                return data
+            self.planner.silent()
+        return b""
+
+    def run_to(self, at_us: int) -> None:
+        self.run_for(0)
+        while self.vt_us < at_us:
+            self.run_for(run_plan(self.vt_us, at_us - self.vt_us, self.planner, self.schedule))
+            self.planner.silent()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_steps_inside_renode_are_the_steps_of_one_round_trip_each(seed: int) -> None:
+    rng = random.Random(seed)
+    prints = [(rng.randrange(0, 3_000_000), bytes([65 + i % 26]) * rng.randint(1, 3)) for i in range(30)]
+    prints.sort()
+    # distinct instants: two prints at one instant come out as one chunk in both
+    prints = [p for i, p in enumerate(prints) if i == 0 or p[0] != prints[i - 1][0]]
+    irqs = sorted(rng.sample(range(1, 3_000_000), 8))
+    ref = OneStepPerRoundTrip(prints, irqs)
+    fake = FakeRenode(prints)
+    try:
+        for at in irqs:
+            fake.schedule.add(at, ["sysbus.gpioPortA OnGPIO 0 true"], "pin_edge")
+        ops = [("advance", rng.choice([0.001, 0.05, 0.3, 1.0])) for _ in range(40)]
+        ops += [("run_to", rng.randrange(0, 3_500_000)) for _ in range(5)]
+        rng.shuffle(ops)
+        for op, arg in ops:
+            if op == "advance":
+                assert fake.advance(float(arg)) == ref.advance(float(arg)), (op, arg)
+            else:
+                fake.run_to(int(arg))
+                ref.run_to(int(arg))
+            assert fake.vt_us == ref.vt_us
+        assert fake.runs == ref.runs  # the same RunFor spans, at the same instants
+        assert [t for t, c in fake.log if "OnGPIO" in c] == ref.irqs
+        assert [s.at_us for s in fake.stimuli] == ref.irqs
+        assert fake.planner == ref.planner
+        assert fake.syncs < len(fake.runs) / 3  # and far fewer round trips than steps
+    finally:
+        shutil.rmtree(fake.workdir, ignore_errors=True)

@@ -31,7 +31,8 @@ from typing import IO, Any
 from mpbench.console.pty import PtyConsole
 from mpbench.engine.base import Determinism, Engine, EngineState, register_engine, requires_running
 from mpbench.engine.process import ManagedProcess, install_signal_handlers
-from mpbench.engine.vtime import US, InstantPlan, Schedule, SlicePlanner, Stimulus, monitor_interval, run_plan
+from mpbench.engine.renode_stepper import ANSWER, STEPPER_SOURCE, silent_steps, steps_command, write_command
+from mpbench.engine.vtime import US, InstantPlan, Schedule, SlicePlanner, Stimulus
 from mpbench.errors import EngineError, EngineUnavailable
 from mpbench.executables import find_executable
 from mpbench.platform import Platform
@@ -52,6 +53,9 @@ SEED = 1
 #: Host seconds one monitor step (a RunFor of at most SlicePlanner.max_us) may take before the
 #: engine calls Renode hung; generous because a loaded 2-core host stalls Mono for seconds.
 STEP_TIMEOUT = 120.0
+#: Host seconds to wait for the pty to deliver bytes Renode's stepper saw the UART emit (they are
+#: written as emitted, so this only matters on a stalled host).
+DRAIN_WAIT = 2.0
 
 
 #: Virtual microseconds a wait's budget is rounded up to (see ``budget_grid``).
@@ -140,6 +144,9 @@ class RenodeEngine(Engine):
         self.snapshot: Any = None  # a snapshot.SnapshotStore once start() decided on one
         self.started_from_snapshot = False
         self._stepped_clock = SteppedClock(self)
+        self._stepper_pid: int | None = None  # the Renode process the stepper was included into
+        self.renode_us = 0  # virtual time as Renode's stepper last reported it
+        self._queued: list[tuple[int | None, str]] = []  # console input for the next round trip
 
     @property
     def console_url(self) -> str:
@@ -456,6 +463,9 @@ class RenodeEngine(Engine):
             raise EngineError("Renode is not running", engine="renode", stderr_tail=self.log_tail())
         stdin: IO[bytes] | None = self.process.proc.stdin
         assert stdin is not None
+        commands = self._take_queued() + list(commands)
+        if any(c.startswith("mpb_") for c in commands):
+            commands = self._stepper_install() + commands
         with self._sync_cond:
             self._sync_n += 1
             n = self._sync_n
@@ -485,6 +495,12 @@ class RenodeEngine(Engine):
             )
         return lines
 
+    def _take_queued(self) -> list[str]:
+        """Console input ``inject`` queued for this Renode process (a restarted one never gets the old one's)."""
+        pid = self.process.pid if self.process is not None else None
+        queued, self._queued = self._queued, []
+        return [c for p, c in queued if p == pid]
+
     def _read_time(self, lines: list[str]) -> None:
         """Take the virtual time (and quantum) from a ``GetTimeSourceInfo`` answer."""
         blob = "\n".join(lines).encode()
@@ -499,31 +515,83 @@ class RenodeEngine(Engine):
     def run_for(self, us: int) -> None:
         """Run the machine for exactly ``us`` microseconds of virtual time, then apply what is due."""
         if us > 0:
-            self._sync([f'emulation RunFor "{monitor_interval(us)}"'])
-            self.last_step = (self.vt_us, self.vt_us + us)
-            self.vt_us += us
-            self.steps_run += 1
+            self._run_steps([us], stop_on_output=False)
+        else:
+            self._apply_due()
+
+    def _apply_due(self, sent: bool = False) -> None:
+        """Apply the scheduled IRQs due now (``sent``: Renode already ran their commands at the instant)."""
         for item in self.schedule.pop_due(self.vt_us):
             if not item.commands:  # only a step boundary (race's fine search for its TEXT moment)
                 continue
             self._stimulus("irq", item.label or "; ".join(item.commands))
-            self._sync(list(item.commands))
+            if not sent:
+                self._sync(list(item.commands))
             self.planner.active()
+
+    def _run_steps(self, steps: list[int], stop_on_output: bool) -> tuple[int, int]:
+        """Run ``steps`` (us) inside Renode in one round trip; (steps run, UART bytes emitted meanwhile).
+
+        With ``stop_on_output`` it stops after the first step in which the
+        UART emitted a byte. The IRQs scheduled at the instant the last step
+        ends on go in the same round trip, applied there only if every step
+        ran (as ``run_for`` would apply them after that step); console input
+        queued by ``inject`` goes first. The planner is told ``silent`` for
+        every step but the last, whose outcome the caller judges.
+        See renode_stepper.py.
+        """
+        if not steps or min(steps) <= 0:
+            raise ValueError(f"steps must be positive microseconds, not {steps}")
+        end = self.vt_us + sum(steps)
+        then = [c for item in self.schedule.due_at(end) for c in item.commands]
+        uart = self.platform.engine_config["uart"]
+        lines = self._sync([steps_command(uart, steps, stop_on_output, then)])
+        m = next((m for m in map(ANSWER.search, lines) if m), None)
+        if m is None:
+            raise EngineError(
+                "Renode's stepper gave no answer: " + " | ".join(ln.strip() for ln in lines[-3:]),
+                engine="renode",
+                stderr_tail=self.log_tail(),
+            )
+        ran, renode_us, emitted, ok = (int(x) for x in m.groups())
+        if not 0 < ran <= len(steps):
+            raise EngineError(f"Renode's stepper ran {ran} of {len(steps)} steps", engine="renode")
+        self.last_step = (self.vt_us + sum(steps[: ran - 1]), self.vt_us + sum(steps[:ran]))
+        self.vt_us = self.last_step[1]
+        self.steps_run += ran
+        self.renode_us = renode_us
+        if not ok:
+            raise EngineError(f"Renode refused one of {then}", engine="renode", stderr_tail=self.log_tail())
+        for _ in range(ran - 1):  # the steps before the last were silent (or it would have stopped there)
+            self.planner.silent()
+        self._apply_due(sent=ran == len(steps))
+        return ran, emitted
+
+    def _stepper_install(self) -> list[str]:
+        """The ``include`` that defines the stepper, once per Renode process (harmless if already there)."""
+        pid = self.process.pid if self.process is not None else None
+        if pid is not None and pid == self._stepper_pid:
+            return []
+        self._stepper_pid = pid
+        path = self.workdir / "mpb_stepper.py"
+        if not path.exists():
+            path.write_text(STEPPER_SOURCE)
+        return [f"include @{path}"]
 
     def run_to(self, at_us: int) -> None:
         """Run until virtual instant ``at_us`` (no-op when already there), output left on the console."""
         self.run_for(0)
         while self.vt_us < at_us:
-            n = run_plan(self.vt_us, at_us - self.vt_us, self.planner, self.schedule)
-            self.run_for(n)
+            steps = silent_steps(self.planner, self.vt_us, at_us, self.schedule)
+            self._run_steps(steps, stop_on_output=False)
             self.planner.silent()
 
-    def _drain(self) -> bytes:
-        """What the console has right now, without running the machine."""
+    def _drain(self, wait: float = 0.0) -> bytes:
+        """What the console has right now, without running the machine (``wait``: host seconds for a byte)."""
         data, self._pending_rx = self._pending_rx, b""
         console = self._console
         if isinstance(console, SteppedConsole):
-            more = console.read_now()
+            more = console.read_now(0.0 if data else wait)
             if more is None:
                 return data or b""
             data += more
@@ -535,7 +603,9 @@ class RenodeEngine(Engine):
         The board runs only inside this call (something waits for it): between
         two calls it is paused and costs no CPU. What it printed is returned
         once the step that printed it has ended, so it is stamped with that
-        step's end, the same on every run.
+        step's end, the same on every run. The steps run inside Renode, as
+        many per round trip as stay silent (renode_stepper.py); the planner
+        goes through the same states as if each step had been a round trip.
         """
         data = self._drain()
         if data:
@@ -543,8 +613,10 @@ class RenodeEngine(Engine):
         end = self.vt_us + budget_grid(budget)
         self.run_for(0)  # a stimulus due now lands before the first step
         while self.vt_us < end:
-            self.run_for(run_plan(self.vt_us, end - self.vt_us, self.planner, self.schedule))
-            data = self._drain()
+            steps = silent_steps(self.planner, self.vt_us, end, self.schedule)
+            _, emitted = self._run_steps(steps, stop_on_output=True)
+            # Renode's pty terminal writes each byte as the UART emits it: wait only for a slow host.
+            data = self._drain(wait=DRAIN_WAIT if emitted else 0.0)
             if data:
                 self.planner.active()
                 return data
@@ -568,21 +640,18 @@ class RenodeEngine(Engine):
 
         Through the monitor's Python, as hex so no quoting can break it: bytes
         written to the pty would reach the UART whenever Renode's reader
-        thread gets to them, possibly in the middle of a later step.
+        thread gets to them, possibly in the middle of a later step. Queued
+        and sent ahead of the next round trip (no virtual time passes in
+        between), so a write and the read after it cost one round trip.
         """
         if not data:
             return
         self._catch_up("console")
         self._stimulus("console", data.decode("latin-1"))
         uart = self.platform.engine_config["uart"]
+        pid = self.process.pid if self.process is not None else None
         for i in range(0, len(data), 4096):
-            part = data[i : i + 4096].hex()
-            self._sync(
-                [
-                    f"python \"u = monitor.Machine['{uart}']; s = '{part}'; "
-                    '[u.WriteChar(int(s[i:i + 2], 16)) for i in range(0, len(s), 2)]"'
-                ]
-            )
+            self._queued.append((pid, write_command(uart, data[i : i + 4096])))
 
     def plan_instants(self, stimuli: list[Stimulus]) -> None:
         """A replay: apply the coming stimuli at these recorded instants, in order.
@@ -747,8 +816,8 @@ class SteppedConsole(PtyConsole):
         super().__init__(master_fd, slave_name)
         self.engine = engine
 
-    def read_now(self) -> bytes | None:
-        return super()._read(0.0)
+    def read_now(self, wait: float = 0.0) -> bytes | None:
+        return super()._read(wait)
 
     def _read(self, timeout: float) -> bytes | None:
         return self.engine.advance(timeout)

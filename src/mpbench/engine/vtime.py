@@ -181,6 +181,10 @@ class Schedule:
         self._items = [s for s in self._items if s.at_us > now_us]
         return due
 
+    def due_at(self, at_us: int) -> list[Scheduled]:
+        """What ``pop_due(at_us)`` would return, left in place (the stepper applies it inside Renode)."""
+        return [s for s in self._items if s.at_us <= at_us]
+
     def clear(self) -> None:
         self._items.clear()
 
