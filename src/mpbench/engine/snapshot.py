@@ -92,6 +92,11 @@ class SnapshotStore:
             return trusted  # type: ignore[no-any-return]
         if os.environ.get(ENV, "1") == "0" or not renode_version:
             return None
+        if engine.image_files:
+            # Files baked into the filesystem image (``--put``) live in the machine's flash: a snapshot
+            # taken without them would restore a filesystem that lacks them (measured: ENOENT), and one
+            # per file set would fill the cache. Such a start boots cold.
+            return None
         if getattr(engine.firmware, "sha256", None) is None:
             return None
         try:
