@@ -262,15 +262,17 @@ class RenodeEngine(Engine):
         self.paused = False
         rp = renode_pool.take(self._pool_key())
         self.reused_process = rp is not None
-        if rp is None:
+        if rp is not None:
+            rp.borrow()
+            rp.on_time = self._clock.answer
+        else:
             rp = RenodeProcess(self.argv[0], self._pool_key())
+            rp.on_time = self._clock.answer
             try:
                 rp.spawn(self.argv)
             except BaseException:
                 rp.kill()
                 raise
-        rp.borrow()
-        rp.on_time = self._clock.answer
         self.rp = rp
         if self.reused_process:
             try:

@@ -84,6 +84,7 @@ class RenodeProcess:
         for d in ("tmp", "config"):
             (self.dir / d).mkdir(exist_ok=True)
         self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self.boards = 1
         # Its output goes through the pipe to _read_output, which writes renode.log: the
         # process needs no log file of its own.
         self.process = ManagedProcess(argv, Path(os.devnull), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
@@ -94,7 +95,7 @@ class RenodeProcess:
         self._pump.start()
 
     def borrow(self) -> None:
-        """A new board takes this process: its log and errors start here."""
+        """A board takes this parked process: its log and errors start here."""
         self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self.boards += 1
 
