@@ -170,12 +170,13 @@ def test_the_pool_is_bounded_and_can_be_turned_off(pool: None, monkeypatch: pyte
     pids = [_pid(a), _pid(b)]
     a.stop()
     b.stop()
-    assert [rp.pid for rp in renode_pool.parked()] == pids[:1] and _gone(pids[1])
+    # the newest is kept, the oldest stopped
+    assert [rp.pid for rp in renode_pool.parked()] == pids[1:] and _gone(pids[0])
     monkeypatch.setenv("MPBENCH_RENODE_POOL", "0")
     with Board(platform) as c:  # the parked one is not used, and is stopped
         assert _pid(c) not in pids
         last = _pid(c)
-    assert renode_pool.parked() == [] and _gone(pids[0]) and _gone(last)
+    assert renode_pool.parked() == [] and _gone(pids[1]) and _gone(last)
 
 
 CHILD = textwrap.dedent(

@@ -649,7 +649,7 @@ class RenodeEngine(Engine):
                 log.debug("%s: parked Renode pid %d for the next board", self.platform.name, rp.pid)
                 return
             self.rp = rp
-            why = "the pool is full"
+            why = f"{renode_pool.POOL_ENV}=0"
         log.debug("%s: stopping its Renode (not kept: %s)", self.platform.name, why)
         self._discard()
 

@@ -274,13 +274,22 @@ def take(key: tuple[str, ...]) -> RenodeProcess | None:
 
 
 def park(rp: RenodeProcess) -> bool:
-    """Keep a cleaned process for the next board; False (the caller stops it) when the pool is full or off."""
+    """Keep a cleaned process for the next board; False (the caller stops it) when the pool is off.
+
+    A full pool stops its oldest process: the newest is the likeliest to
+    match the next board (a run that switched clock mode keeps no stale one).
+    """
+    size = pool_size()
+    if size == 0:
+        return False
     with _LOCK:
-        if len(_PARKED) >= pool_size():
-            return False
         rp.on_time = None
         _PARKED.append(rp)
-        return True
+        evicted = _PARKED[:-size]
+        del _PARKED[:-size]
+    for old in evicted:
+        old.quit()
+    return True
 
 
 def parked() -> list[RenodeProcess]:
