@@ -34,7 +34,7 @@ from mpbench.console.pty import PtyConsole
 from mpbench.engine import renode_pool
 from mpbench.engine.base import Determinism, Engine, EngineState, register_engine, requires_running
 from mpbench.engine.process import ManagedProcess, install_signal_handlers
-from mpbench.engine.renode_pool import _VIRTUAL, RenodeProcess
+from mpbench.engine.renode_pool import _LOG_LINE, _VIRTUAL, RenodeProcess  # noqa: F401 - _LOG_LINE: tests
 from mpbench.engine.vtime import US, InstantPlan, Schedule, SlicePlanner, Stimulus, monitor_interval, run_plan
 from mpbench.errors import EngineError, EngineUnavailable
 from mpbench.executables import find_executable
