@@ -25,10 +25,15 @@ cold start (``MPBENCH_RENODE_SNAPSHOTS=0``) apart from a start that loads
 the boot snapshot, a ``Load`` of that snapshot inside an already running
 Renode (what keeping one process per run would cost), and ``mpbench race``'s
 instants per second on ``examples/race_extint_rmw.py`` (pyboard only). With
-``--cpu`` the idle figure is a board at rest between two exec calls.
+``--cpu`` the idle figure is a board at rest between two exec calls. Their
+``Board.start()`` row is measured in a fresh Renode each time
+(``MPBENCH_RENODE_POOL=0``); the "warm start (pooled)" row is a start in the
+Renode an earlier board of the same Python process left parked (renode_pool.py),
+and with ``--cpu`` a parked Renode's CPU share is given too.
 
 ``--robot`` also times ``robot --variable PLATFORMS:<the boards> robot/``
-once; ``--pabot N`` times the same run under pabot with N processes
+once (with Renode boards: once with ``MPBENCH_RENODE_POOL=0`` and once with the
+pool, saying whether their conformance tables are equal); ``--pabot N`` times the same run under pabot with N processes
 (``--chunk``), followed by ``mpbench report`` on its merged output, and says
 whether its table equals the serial one (with ``--robot``). ``-n 0`` skips the
 per-board measurements. This is a benchmark, not a test: it asserts nothing
@@ -154,6 +159,51 @@ def bare_unix(timeout: float = 10.0) -> float:
         os.close(master)
 
 
+@contextlib.contextmanager
+def environ(**values: str) -> Any:
+    """Set environment variables for the length of a ``with`` block."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def fresh_process(fn: Callable[[], float]) -> Callable[[], float]:
+    """``fn`` run with the Renode pool off: every start spawns its own Renode."""
+
+    def run() -> float:
+        with environ(MPBENCH_RENODE_POOL="0"):
+            return fn()
+
+    return run
+
+
+def renode_pooled_starts(name: str, n: int) -> list[float]:
+    """``n`` starts each in the Renode the board before it parked (one board started first to park one)."""
+    start = board_start(name)
+    with environ(MPBENCH_RENODE_POOL="1"):
+        start()  # leaves its Renode parked
+        return [start() for _ in range(n)]
+
+
+def parked_cpu(name: str, seconds: float = 5.0) -> float:
+    """Share of a core a parked (cleaned, empty) Renode uses."""
+    from mpbench.engine import renode_pool
+
+    with environ(MPBENCH_RENODE_POOL="1"):
+        board_start(name)()
+        parked = renode_pool.parked()
+        if not parked:
+            raise RuntimeError(f"{name}: no Renode was parked")
+        return _cpu_share(parked[0].pid, seconds)
+
+
 def board_start(name: str) -> Callable[[], float]:
     platform = find_platform(name)
 
@@ -227,15 +277,8 @@ def renode_cold_start(name: str) -> Callable[[], float]:
     inner = board_start(name)
 
     def run() -> float:
-        old = os.environ.get("MPBENCH_RENODE_SNAPSHOTS")
-        os.environ["MPBENCH_RENODE_SNAPSHOTS"] = "0"
-        try:
+        with environ(MPBENCH_RENODE_SNAPSHOTS="0", MPBENCH_RENODE_POOL="0"):
             return inner()
-        finally:
-            if old is None:
-                os.environ.pop("MPBENCH_RENODE_SNAPSHOTS", None)
-            else:
-                os.environ["MPBENCH_RENODE_SNAPSHOTS"] = old
 
     return run
 
@@ -293,7 +336,7 @@ def repeat(fn: Callable[[], float], n: int) -> list[float]:
     return [fn() for _ in range(n)]
 
 
-def time_robot(boards: list[str], processes: int = 0) -> tuple[float, str] | None:
+def time_robot(boards: list[str], processes: int = 0, env: dict[str, str] | None = None) -> tuple[float, str] | None:
     """Seconds one run of robot/ on ``boards`` took, and its conformance.json text.
 
     ``processes`` > 0 runs it under pabot (``--chunk``, PabotLib off) and
@@ -315,7 +358,7 @@ def time_robot(boards: list[str], processes: int = 0) -> tuple[float, str] | Non
             argv = [str(robot) if robot.exists() else "robot", *variable]
             argv += ["--outputdir", out, "--console", "dotted", str(robot_dir)]
         started = time.perf_counter()
-        proc = subprocess.run(argv, cwd=out, capture_output=True, text=True)
+        proc = subprocess.run(argv, cwd=out, capture_output=True, text=True, env={**os.environ, **(env or {})})
         if processes:
             report = [sys.executable, "-m", "mpbench.cli", "report", out]
             subprocess.run(report, cwd=ROOT, capture_output=True, text=True)
@@ -350,13 +393,21 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if name in bare:
             print(row(f"{name}: bare boot to '>>> '", repeat(bare[name], args.n)))
-        print(row(f"{name}: Board.start() to raw prompt", repeat(board_start(name), args.n)))
+        renode = find_platform(name).engine == "renode" and os.environ.get("MPBENCH_RENODE_DRIVER") != "pyrenode3"
+        if renode:
+            fresh_starts = repeat(fresh_process(board_start(name)), args.n)
+            print(row(f"{name}: Board.start() to raw prompt, fresh Renode", fresh_starts))
+            print(row(f"{name}: warm start (pooled): in a parked Renode", renode_pooled_starts(name, args.n)))
+            if args.cpu:
+                print(f"{name}: a parked Renode uses {parked_cpu(name):.1%} of a core")
+        else:
+            print(row(f"{name}: Board.start() to raw prompt", repeat(board_start(name), args.n)))
         if find_platform(name).engine == "qemu":
             for kind in ("unix", "tcp"):
                 print(row(f"{name}: exec('print(1)') round trip, {kind}", exec_round_trips(name, args.n, kind)))
         else:
             print(row(f"{name}: exec('print(1)') round trip", exec_round_trips(name, args.n)))
-        renode = find_platform(name).engine == "renode" and os.environ.get("MPBENCH_RENODE_CLOCK") != "free"
+        renode = renode and os.environ.get("MPBENCH_RENODE_CLOCK") != "free"
         if renode:
             with renode_clock("free"):
                 print(row(f"{name}: exec('print(1)') round trip, free clock", exec_round_trips(name, args.n)))
@@ -374,11 +425,19 @@ def main(argv: list[str] | None = None) -> int:
                 running, paused = idle_cpu(name, deterministic)
                 how = " (deterministic)" if deterministic else ""
                 print(f"{name}: idle at its prompt{how}: {running:.1%} of a core running, {paused:.1%} paused")
-    serial = None
+    serial = fresh = None
     if args.robot:
+        pooled = any(find_platform(b).engine == "renode" for b in boards)
+        if pooled:
+            fresh = time_robot(boards, env={"MPBENCH_RENODE_POOL": "0"})
+            if fresh is not None:
+                print(row(f"robot PLATFORMS:{','.join(boards)}, MPBENCH_RENODE_POOL=0", [fresh[0]]))
         serial = time_robot(boards)
         if serial is not None:
-            print(row(f"robot PLATFORMS:{','.join(boards)}", [serial[0]]))
+            print(row(f"robot PLATFORMS:{','.join(boards)}" + (", pooled" if pooled else ""), [serial[0]]))
+            if pooled and fresh is not None:
+                same = serial[1] == fresh[1] and serial[1] != ""
+                print(f"pooled run's conformance table {'equals' if same else 'DIFFERS FROM'} the unpooled run's")
     if args.pabot:
         parallel = time_robot(boards, args.pabot)
         if parallel is not None:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from mpbench.board import Board, unavailable_reason
+from mpbench.engine import renode_pool
 from mpbench.engine.process import live_processes
 from mpbench.platform_loader import find_platform
 
@@ -92,6 +93,7 @@ def wait_gone(pids: list[int], timeout: float) -> list[int]:
 def no_emulator_left_behind() -> Iterator[None]:
     """After the whole session: mpbench's registry is empty and no emulator we started still runs."""
     yield
+    renode_pool.drain()  # what mpbench's atexit does: parked Renode processes end with the run
     registered = [p.argv for p in live_processes()]
     left = emulator_pids()
     alive = wait_gone(list(left), 3.0)
@@ -114,7 +116,8 @@ def _board(name: str) -> Iterator[Board]:
         yield board
     finally:
         board.stop()
-    if pid is not None:
+    parked = {rp.pid for rp in renode_pool.parked()}  # kept, cleaned, for the next Renode board
+    if pid is not None and pid not in parked:
         assert not wait_gone([pid], 3.0), f"{name}: its process {pid} still runs after Board.stop()"
 
 

@@ -175,7 +175,7 @@ class Board:
                 self._place_files(baked)
                 return self
             except BootError as e:
-                self.stop()
+                self._fail_stop()
                 if attempt == attempts:
                     raise
                 log.warning(
@@ -186,7 +186,7 @@ class Board:
                     str(e).splitlines()[0],
                 )
             except BaseException:
-                self.stop()
+                self._fail_stop()
                 raise
         raise AssertionError("unreachable")
 
@@ -313,7 +313,7 @@ class Board:
                 continue
             self._note(f"recovery: {rung} worked; the board answers")
             return rung
-        self.stop()
+        self._fail_stop()
         raise BoardBroken(
             f"{self.name} did not come back: every rung of the recovery ladder failed"
             + (f" (it was needed because {why})" if why else "")
@@ -356,6 +356,7 @@ class Board:
         """A new emulator process from scratch; the transcript and recorder carry on."""
         transcript, recorder = self._transcript, self.recorder
         if self.engine is not None:
+            self.engine.failed = True
             self.engine.stop()
         self.engine = None
         self.session = None
@@ -419,6 +420,12 @@ class Board:
         if self.engine is not None:
             self.engine.stop()
         self.session = None
+
+    def _fail_stop(self) -> None:
+        """Stop a board that failed: its emulator process is not kept for another board."""
+        if self.engine is not None:
+            self.engine.failed = True
+        self.stop()
 
     def __enter__(self) -> Board:
         return self.start() if self.engine is None else self

@@ -95,10 +95,11 @@ def test_a_hard_reset_restarts_renode_and_the_board_comes_back(pyboard: Board) -
     assert r.check() == "False\n"
 
 
-def test_renode_is_gone_after_stop() -> None:
+def test_renode_is_gone_after_stop(monkeypatch: pytest.MonkeyPatch) -> None:
     platform = find_platform("pyboard")
     if unavailable_reason(platform):
         pytest.skip(f"pyboard unavailable: {unavailable_reason(platform)}")
+    monkeypatch.setenv("MPBENCH_RENODE_POOL", "0")  # no process kept for the next board (test_renode_pool.py)
     board = Board(platform).start()
     assert board.engine is not None and board.engine.process is not None
     pid = board.engine.process.pid

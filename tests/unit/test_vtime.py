@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from mpbench.engine.base import EngineState
-from mpbench.engine.renode import _LOG_LINE, RenodeEngine, budget_grid
+from mpbench.engine.renode import RenodeEngine, budget_grid
+from mpbench.engine.renode_pool import _LOG_LINE
 from mpbench.engine.vtime import (
     InstantPlan,
     Schedule,
@@ -224,9 +225,13 @@ def test_budget_grid_hides_host_jitter() -> None:
     assert budget_grid(0) == 0
 
 
-def test_interleaved_log_line_does_not_hide_a_sync_tag(fake: FakeRenode) -> None:
-    fake._sync_feed(_LOG_LINE.sub(b"", b"m12:57:11.7260 [INFO] pyboard: Machine paused.\npb-sync-518\r").split(b"\n"))
-    assert fake._sync_seen == 518
+def test_interleaved_log_line_does_not_hide_a_sync_tag() -> None:
+    from mpbench.engine.renode_pool import RenodeProcess  # the monitor's sync tags belong to the process
+
+    rp = RenodeProcess("renode", ("renode",))
+    rp._sync_feed(_LOG_LINE.sub(b"", b"m12:57:11.7260 [INFO] pyboard: Machine paused.\npb-sync-518\r").split(b"\n"))
+    assert rp._sync_seen == 518
+    rp.kill()
 
 
 def test_scheduled_irq_lands_on_its_exact_instant(fake: FakeRenode) -> None:

@@ -108,6 +108,9 @@ class Engine(ABC):
         #: Files (board path -> bytes) to bake into the filesystem image the engine writes at start;
         #: set by ``Board`` from what ``image_accepts`` took.
         self.image_files: dict[str, bytes] = {}
+        #: Set (by ``Board``) when this board failed to start or to recover: an engine that keeps its
+        #: process for the next board (Renode's pool) stops it instead.
+        self.failed = False
 
     @classmethod
     def image_accepts(cls, platform: Platform, remote: str) -> bool:

@@ -9,7 +9,9 @@ folder (Renode's socket terminal listens on every interface). Each instance
 also gets its own TMPDIR and XDG_CONFIG_HOME: Renode deletes
 ``$TMPDIR/renode-*`` at start and writes config and caches under
 ``~/.config/renode``. Renode exits 0 even when a platform fails to load, so
-its log is read for errors instead of trusting the exit status.
+its log is read for errors instead of trusting the exit status. A stopped
+board's Renode is cleaned and kept for the next board of the same run
+(renode_pool.py): Mono's start is most of a board's start.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ import time
 import tty
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from mpbench.console.pty import PtyConsole
+from mpbench.engine import renode_pool
 from mpbench.engine.base import Determinism, Engine, EngineState, register_engine, requires_running
 from mpbench.engine.process import ManagedProcess, install_signal_handlers
+from mpbench.engine.renode_pool import _VIRTUAL, RenodeProcess
 from mpbench.engine.renode_stepper import ANSWER, STEPPER_SOURCE, silent_steps, steps_command, write_command
 from mpbench.engine.vtime import US, InstantPlan, Schedule, SlicePlanner, Stimulus
 from mpbench.errors import EngineError, EngineUnavailable
@@ -43,10 +47,6 @@ log = logging.getLogger(__name__)
 REASK = 1.0
 #: Seconds Renode may take from process start to having created the UART's pty.
 START_TIMEOUT = 90.0
-_VIRTUAL = re.compile(rb"Elapsed Virtual Time: (\d+):(\d+):(\d+(?:\.\d+)?)")
-_ERROR = re.compile(r"\[ERROR\]|There was an error executing command|Could not find|No such command")
-_LOG_LINE = re.compile(rb"\d\d:\d\d:\d\d\.\d{4} \[(?:NOISY|DEBUG|INFO|WARNING)\] [^\n]*\n")
-_SYNC = re.compile(rb"^\s*mpb-sync-(\d+)\s*$")
 _QUANTUM = re.compile(rb"Quantum: (\d+):(\d+):(\d+(?:\.\d+)?)")
 #: The seed Renode's pseudo-random generator gets on every stepped board (recorded in bundles).
 SEED = 1
@@ -56,6 +56,9 @@ STEP_TIMEOUT = 120.0
 #: Host seconds to wait for the pty to deliver bytes Renode's stepper saw the UART emit (they are
 #: written as emitted, so this only matters on a stalled host).
 DRAIN_WAIT = 2.0
+#: Host seconds the clean-up of a stopping board's Renode (terminals off, ``Clear``) may take
+#: before the process is stopped instead of kept for the next board.
+CLEAN_TIMEOUT = 30.0
 
 
 #: Virtual microseconds a wait's budget is rounded up to (see ``budget_grid``).
@@ -116,13 +119,13 @@ class RenodeEngine(Engine):
 
     def __init__(self, platform: Platform, firmware: Any):
         super().__init__(platform, firmware)
-        self.process: ManagedProcess | None = None
+        #: The Renode process this board borrowed (fresh, or parked by an earlier board: renode_pool.py).
+        self.rp: RenodeProcess | None = None
+        self.reused_process = False
         self._console: PtyConsole | None = None
-        self._log_offset = 0
         # Renode answers its monitor only once the board script has loaded, which took over
         # 30 s on a loaded 2-core host (measured): give the first answer twice the boot timeout.
         self._clock = VirtualClock(self, first_answer=max(60.0, 2 * platform.boot_timeout))
-        self._pump: threading.Thread | None = None
         self.paused = False
         # -- stepped virtual time (see vtime.py) --
         self.stepped = stepped_mode(platform)
@@ -135,10 +138,6 @@ class RenodeEngine(Engine):
         self.stimuli: list[Stimulus] = []
         self.steps_run = 0
         self.last_step = (0, 0)  # (start, end) of the last RunFor, in microseconds
-        self._sync_cond = threading.Condition()
-        self._sync_n = 0
-        self._sync_seen = 0
-        self._sync_lines: list[str] = []
         self._terminal_gen = 0
         self._pending_rx = b""
         self.snapshot: Any = None  # a snapshot.SnapshotStore once start() decided on one
@@ -151,6 +150,11 @@ class RenodeEngine(Engine):
     @property
     def console_url(self) -> str:
         return self._console.url if self._console else ""
+
+    @property
+    def process(self) -> ManagedProcess | None:
+        """The Renode process this board runs in now (None before start and after stop)."""
+        return self.rp.process if self.rp is not None else None
 
     # -- the board script ----------------------------------------------------------
     def _firmware_commands(self) -> list[str]:
@@ -255,35 +259,54 @@ class RenodeEngine(Engine):
             f"connector Connect {uart} {name}",
         ]
 
+    def _pool_key(self) -> tuple[str, ...]:
+        """What a parked Renode must share with this board to be lent to it: binary, driver, clock mode.
+
+        The clock mode because a stepped board sets the process-wide log level.
+        """
+        return (self.argv[0], "monitor", "stepped" if self.stepped else "free")
+
     def _spawn(self) -> None:
-        env = dict(os.environ, TMPDIR=str(self.workdir / "tmp"), XDG_CONFIG_HOME=str(self.workdir / "config"))
-        for d in ("tmp", "config"):
-            (self.workdir / d).mkdir(exist_ok=True)
+        """Run the board script (``self.argv``'s last item) in a parked Renode, or else in a new one."""
         pty_path = self.workdir / "console"
         with contextlib.suppress(FileNotFoundError):
             pty_path.unlink()
-        log = self.workdir / "renode.log"
-        self._log_offset = log.stat().st_size if log.exists() else 0
         self._clock.new_process()
         self.paused = False
-        # Its output goes through the pipe to _read_output, which writes renode.log: the
-        # process needs no log file of its own.
-        self.process = ManagedProcess(
-            self.argv, Path(os.devnull), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
-        )
-        assert self.process.proc.stdout is not None
-        self._pump = threading.Thread(
-            target=self._read_output, args=(self.process.proc.stdout, log), name="renode-output", daemon=True
-        )
-        self._pump.start()
+        rp = renode_pool.take(self._pool_key())
+        self.reused_process = rp is not None
+        if rp is not None:
+            rp.borrow()
+            rp.on_time = self._clock.answer
+        else:
+            rp = RenodeProcess(self.argv[0], self._pool_key())
+            rp.on_time = self._clock.answer
+            try:
+                rp.spawn(self.argv)
+            except BaseException:
+                rp.kill()
+                raise
+        self.rp = rp
+        if self.reused_process:
+            try:
+                # the monitor answers once the script ran; the same first-answer time as a new process
+                rp.sync([f"include @{self.argv[-1]}"], timeout=self._clock.first_answer)
+            except EngineError as e:
+                self._discard()
+                raise EngineError(
+                    f"Renode (reused) could not set up {self.platform.name}: {str(e).splitlines()[0]}",
+                    engine="renode",
+                    argv=self.argv,
+                    stderr_tail=e.stderr_tail,
+                ) from e
         end = time.monotonic() + START_TIMEOUT
         while not pty_path.exists():
-            errors = self._errors()
-            if errors or not self.process.alive() or time.monotonic() > end:
-                why = "reported errors" if errors else ("exited" if not self.process.alive() else "timed out")
+            errors = rp.errors()
+            if errors or not rp.alive() or time.monotonic() > end:
+                why = "reported errors" if errors else ("exited" if not rp.alive() else "timed out")
                 tail = self.log_tail()
-                code = self.process.returncode()
-                self.process.stop()
+                code = rp.process.returncode() if rp.process else None
+                self._discard()
                 raise EngineError(
                     f"Renode {why} while setting up {self.platform.name}",
                     engine="renode",
@@ -297,6 +320,8 @@ class RenodeEngine(Engine):
             self._console = SteppedConsole(fd, str(pty_path), self) if self.stepped else PtyConsole(fd, str(pty_path))
         else:  # a restart keeps one console object, and so one transcript
             self._console.reattach(fd)
+        if self.reused_process:
+            self._console.transcript.event(f"in a reused Renode process (pid {rp.pid}, board {rp.boards} in it)")
         if not self.stepped:
             self.monitor("start")
             return
@@ -325,66 +350,17 @@ class RenodeEngine(Engine):
         tty.setraw(fd)
         return fd
 
-    def _read_output(self, stream: IO[bytes], log: Path) -> None:
-        """Copy Renode's output to its log and hand every virtual-time answer to the clock.
-
-        A thread of its own, so asking for the time never waits on the
-        console reader and the console reader never waits on an answer.
-        """
-        pending = b""
-        with open(log, "ab") as out:
-            while True:
-                try:
-                    chunk = os.read(stream.fileno(), 65536)
-                except OSError:
-                    return
-                if not chunk:
-                    return
-                out.write(chunk)
-                out.flush()
-                # Renode's logger writes from other threads and can land in the middle of a
-                # monitor answer (measured: "m12:57:11.7260 [INFO] ... paused.\npb-sync-518"):
-                # take whole log lines out before splitting the answers into lines.
-                complete, sep, pending = _LOG_LINE.sub(b"", pending + chunk).rpartition(b"\n")
-                for m in _VIRTUAL.finditer(complete + sep):
-                    self._clock.answer(int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]))
-                if complete:
-                    self._sync_feed(complete.split(b"\n"))
-
-    def _sync_feed(self, lines: list[bytes]) -> None:
-        """Hand monitor output to a waiting ``_sync``; its tag line says every command before it ran."""
-        with self._sync_cond:
-            for line in lines:
-                m = _SYNC.match(line.replace(b"\r", b""))
-                if m:
-                    self._sync_seen = max(self._sync_seen, int(m[1]))
-                    self._sync_cond.notify_all()
-                else:
-                    self._sync_lines.append(line.decode("utf-8", "replace"))
-
-    def _log_lines(self) -> list[str]:
-        """What Renode logged since this process started (the log spans restarts)."""
-        try:
-            with open(self.workdir / "renode.log", "rb") as f:
-                f.seek(self._log_offset)
-                return f.read().decode("utf-8", "replace").rstrip().splitlines()
-        except OSError:
-            return []
-
     def _errors(self) -> list[str]:
-        """Error lines Renode logged since this process started."""
-        return [line for line in self._log_lines() if _ERROR.search(line)]
+        """Error lines Renode logged since this board took its process."""
+        return self.rp.errors() if self.rp is not None else []
 
     def monitor(self, command: str, record: bool = True) -> None:
         """Send one command to Renode's monitor (answers and errors go to its log)."""
-        if self.process is None or not self.process.alive():
+        if self.rp is None or not self.rp.alive():
             raise EngineError("Renode is not running", engine="renode", stderr_tail=self.log_tail())
-        stdin: IO[bytes] | None = self.process.proc.stdin
-        assert stdin is not None
         if record and self._console is not None:
             self._console.transcript.event(f"renode: {command}")
-        stdin.write(command.encode() + b"\n")
-        stdin.flush()
+        self.rp.send(command)
 
     @requires_running
     def reset(self) -> None:
@@ -455,45 +431,15 @@ class RenodeEngine(Engine):
     def _sync(self, commands: list[str], timeout: float = STEP_TIMEOUT) -> list[str]:
         """Send ``commands`` and wait until the monitor has run them all; their output lines.
 
-        A tag echoed after them marks the end: the monitor runs commands in
-        order, and ``RunFor`` returns only once its span has run. A command
-        Renode rejects raises ``EngineError`` with its message.
+        See ``RenodeProcess.sync``: a command Renode rejects raises
+        ``EngineError``, and a process whose command failed is never lent again.
         """
-        if self.process is None or not self.process.alive():
+        if self.rp is None:
             raise EngineError("Renode is not running", engine="renode", stderr_tail=self.log_tail())
-        stdin: IO[bytes] | None = self.process.proc.stdin
-        assert stdin is not None
         commands = self._take_queued() + list(commands)
         if any(c.startswith("mpb_") for c in commands):
             commands = self._stepper_install() + commands
-        with self._sync_cond:
-            self._sync_n += 1
-            n = self._sync_n
-            self._sync_lines = []
-        text = "".join(c + "\n" for c in commands) + f'echo "mpb-sync-{n}"\n'
-        try:
-            stdin.write(text.encode())
-            stdin.flush()
-        except OSError as e:
-            raise EngineError(f"Renode's monitor closed: {e}", engine="renode", stderr_tail=self.log_tail()) from e
-        end = time.monotonic() + timeout
-        with self._sync_cond:
-            while self._sync_seen < n:
-                left = end - time.monotonic()
-                if left <= 0 or not self.alive():
-                    why = "exited" if not self.alive() else f"did not finish {commands[:2]} within {timeout:.0f} s"
-                    raise EngineError(f"Renode {why}", engine="renode", stderr_tail=self.log_tail())
-                self._sync_cond.wait(min(left, 0.5))
-            lines = list(self._sync_lines)
-        errors = [ln for ln in lines if "There was an error executing command" in ln or "[ERROR]" in ln]
-        if errors:
-            i = next(i for i, ln in enumerate(lines) if ln in errors)
-            raise EngineError(
-                f"Renode refused a monitor command: {' '.join(x.strip() for x in lines[i : i + 2])}",
-                engine="renode",
-                stderr_tail=self.log_tail(),
-            )
-        return lines
+        return self.rp.sync(commands, timeout)
 
     def _take_queued(self) -> list[str]:
         """Console input ``inject`` queued for this Renode process (a restarted one never gets the old one's)."""
@@ -737,26 +683,63 @@ class RenodeEngine(Engine):
             self._console.reattach(self._open_pty())
 
     def _quit(self) -> None:
-        if self.process is None:
+        """Quit this board's Renode (a reset starts the board script in another one)."""
+        self._discard()
+
+    def _discard(self) -> None:
+        rp, self.rp = self.rp, None
+        if rp is not None:
+            rp.quit()
+
+    def _release(self) -> None:
+        """Give the Renode back: cleaned and parked for the next board when healthy, else quit.
+
+        Never parked: a board marked ``failed``, a process whose monitor
+        command failed, timed out or was interrupted, one that died or logged
+        an error for this board. Cleaned means no terminal left (the next
+        board connects its own pty) and no machine (``Clear``): nothing runs.
+        """
+        rp = self.rp
+        if rp is None:
             return
-        with contextlib.suppress(Exception):
-            self.monitor("quit")
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.proc.wait(5.0)
-        self.process.stop()
-        self.process = None
+        why = ""
+        if renode_pool.pool_size() == 0:
+            why = f"{renode_pool.POOL_ENV}=0"
+        elif self.failed or rp.failed:
+            why = "its board failed"
+        elif not rp.alive():
+            why = "it exited"
+        elif rp.errors():
+            why = "it logged errors"
+        if not why:
+            try:
+                self._detach_terminals()
+                rp.sync(["Clear", "emulation GetTimeSourceInfo"], timeout=CLEAN_TIMEOUT)
+            except EngineError as e:
+                why = f"its clean-up failed: {str(e).splitlines()[0]}"
+        if not why:
+            rp.on_time = None
+            self.rp = None
+            if renode_pool.park(rp):
+                log.debug("%s: parked Renode pid %d for the next board", self.platform.name, rp.pid)
+                return
+            self.rp = rp
+            why = f"{renode_pool.POOL_ENV}=0"
+        log.debug("%s: stopping its Renode (not kept: %s)", self.platform.name, why)
+        self._discard()
 
     def _stop(self) -> None:
-        self._quit()
-        if self._console is not None:
-            self._console.close()
-            self._console = None
+        try:
+            self._release()
+        finally:
+            self._discard()  # whatever _release raised (Ctrl-C), the process is not left unowned
+            if self._console is not None:
+                self._console.close()
+                self._console = None
 
     def log_tail(self, lines: int = 15) -> str:
-        """Renode's error lines since this process started, else the last lines of its log."""
-        logged = self._log_lines()
-        errors = [line for line in logged if _ERROR.search(line)]
-        return "\n".join((errors or logged)[-lines:])
+        """Renode's error lines since this board took its process, else the last lines of its log."""
+        return self.rp.log_tail(lines) if self.rp is not None else ""
 
     def alive(self) -> bool:
         return bool(self.process and self.process.alive())
