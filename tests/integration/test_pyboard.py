@@ -115,3 +115,27 @@ def test_renode_is_gone_after_stop(monkeypatch: pytest.MonkeyPatch) -> None:
     else:
         pytest.fail(f"Renode (pid {pid}) still runs after stop()")
     assert not workdir.exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["sysbus.gpioPortA OnGPI0 0 true", "sysbus.nosuchdevice OnGPIO 0 true", "nosuchcommand"],
+    ids=["wrong-method", "wrong-device", "wrong-command"],
+)
+def test_a_monitor_command_renode_does_not_know_is_a_harness_error(command: str) -> None:
+    """A typo in a platform file's Renode commands must not pass silently (a pin edge that never came).
+
+    Renode 1.15.1 answers a wrong device or command with "No such command or
+    device", not with its usual error line.
+    """
+    from mpbench.errors import EngineError
+
+    platform = find_platform("pyboard")
+    if unavailable_reason(platform):
+        pytest.skip(f"pyboard unavailable: {unavailable_reason(platform)}")
+    board = Board(platform).start()
+    try:
+        with pytest.raises(EngineError, match="Renode refused a monitor command"):
+            board.engine._sync([command])  # type: ignore[union-attr]
+    finally:
+        board.stop()

@@ -47,6 +47,7 @@ DEFAULT_POOL = 2
 
 _VIRTUAL = re.compile(rb"Elapsed Virtual Time: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _ERROR = re.compile(r"\[ERROR\]|There was an error executing command|Could not find|No such command")
+_REFUSED = re.compile(r"There was an error executing command|\[ERROR\]|No such command or device")
 _LOG_LINE = re.compile(rb"\d\d:\d\d:\d\d\.\d{4} \[(?:NOISY|DEBUG|INFO|WARNING)\] [^\n]*\n")
 _SYNC = re.compile(rb"^\s*mpb-sync-(\d+)\s*$")
 
@@ -229,7 +230,9 @@ class RenodeProcess:
                     raise EngineError(f"Renode {why}", engine="renode", stderr_tail=self.log_tail())
                 self._sync_cond.wait(min(left, 0.5))
             lines = list(self._sync_lines)
-        errors = [ln for ln in lines if "There was an error executing command" in ln or "[ERROR]" in ln]
+        # "No such command or device" is how Renode 1.15.1 answers a typo (a wrong peripheral or method
+        # in a platform file's IRQ commands, say): without it such a command passed silently.
+        errors = [ln for ln in lines if _REFUSED.search(ln)]
         if errors:
             i = next(i for i, ln in enumerate(lines) if ln in errors)
             raise EngineError(
