@@ -39,23 +39,28 @@ def _env(cache: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _pytest_with_state(folder: Path, test_file: Path, board: str, timeout: float) -> subprocess.CompletedProcess:
+    """pytest on ``test_file`` with ``MPBENCH_BUNDLE_STATE=1``, bundles into ``folder/out``, its own cache."""
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(folder), "-c", os.devnull]
+    cmd += [str(test_file), "--mpbench-platform", board, "--mpbench-outdir", str(folder / "out")]
+    return subprocess.run(
+        cmd,
+        env=_env(folder / "cache", MPBENCH_BUNDLE_STATE="1"),
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundle a failing pyboard pytest test leaves with ``MPBENCH_BUNDLE_STATE=1``."""
     needs("pyboard")
     tmp = tmp_path_factory.mktemp("state")
     (tmp / "wrong_on_pyboard.py").write_text(FAILING)
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(tmp), "-c", os.devnull]
-    cmd += [str(tmp / "wrong_on_pyboard.py"), "--mpbench-platform", "pyboard", "--mpbench-outdir", str(tmp / "out")]
-    run = subprocess.run(
-        cmd,
-        env=_env(tmp / "cache", MPBENCH_BUNDLE_STATE="1"),
-        cwd=tmp,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        stdin=subprocess.DEVNULL,
-    )
+    run = _pytest_with_state(tmp, tmp / "wrong_on_pyboard.py", "pyboard", timeout=600)
     assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-2000:]
     found = list((tmp / "out" / "bundles").glob("*.mpbundle"))
     assert len(found) == 1, run.stdout[-3000:]
@@ -65,18 +70,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_qemu_board_under_pytest_says_in_one_line_why_its_bundle_has_no_state(tmp_path: Path) -> None:
     """The switch on a board without a state (micro:bit, so this runs in CI): the report and the bundle say why."""
     needs("microbit")
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), "-c", os.devnull]
-    cmd += [str(ROOT / "examples/pytest/wrong_on_purpose.py"), "--mpbench-platform", "microbit"]
-    cmd += ["--mpbench-outdir", str(tmp_path / "out")]
-    run = subprocess.run(
-        cmd,
-        env=_env(tmp_path / "cache", MPBENCH_BUNDLE_STATE="1"),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
+    run = _pytest_with_state(tmp_path, ROOT / "examples/pytest/wrong_on_purpose.py", "microbit", timeout=300)
     assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-2000:]
     why = "microbit: no Renode state added to the bundle: it runs on qemu; only Renode boards start from"
     assert run.stdout.count(why) == 1, run.stdout[-3000:]
