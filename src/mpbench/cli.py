@@ -392,11 +392,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import logging
+
     args = build_parser().parse_args(argv)
     if args.verbose:
-        import logging
-
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+    else:  # warnings (e.g. why a bundle carries no Renode state) read like every other line mpbench prints
+        logging.basicConfig(level=logging.WARNING, format="mpbench: %(message)s")
     handler = COMMANDS[args.command][0]
     status = EXIT_INTERRUPTED
     try:
