@@ -89,7 +89,10 @@ def carry(board: Any) -> tuple[dict[str, Any], tuple[str, bytes]] | str:
         )
     store = getattr(engine, "snapshot", None)
     if store is None:
-        return f"{none} it took no boot snapshot (MPBENCH_RENODE_SNAPSHOTS=0, or a firmware not pinned by a hash)"
+        return (
+            f"{none} it took no boot snapshot (MPBENCH_RENODE_SNAPSHOTS=0, a firmware not pinned by a hash, "
+            "or files baked into its filesystem image)"
+        )
     try:
         raw = store.state_path.read_bytes()
         meta = json.loads(store.meta_path.read_text())
