@@ -165,8 +165,20 @@ def test_a_4kb_paste_arrives_whole_on_microbit_and_is_cut_without_pacing(tmp_pat
         # the board echoes in paste mode: every pasted line came back, in order
         echoed = out.decode().replace("\r\n=== ", "\n")
         assert script.rstrip("\n") in echoed
-    # The same paste with the pacing switched off: the 63-byte ring overflows (measured: the
-    # result came out wrong every time). This is what the pacing is there to prevent.
+    # The same paste with the pacing switched off: the 63-byte ring overflows. Whether it does
+    # depends on host timing: under load it came out wrong every time, but on an idle host it
+    # arrived whole in 9 and 14 of 20 tries (measured), so the loss must show within 20 tries
+    # (all 20 whole at that rate: under 0.1 %). Each try is a fresh board; the first cut one ends it.
+    tries = 20
+    for _ in range(tries):
+        if not _unpaced_paste_arrives_whole(tmp_path, script, want):
+            break
+    else:
+        pytest.fail(f"4 KB pasted unpaced arrived whole {tries} times: the test no longer shows the loss")
+
+
+def _unpaced_paste_arrives_whole(tmp_path: Path, script: str, want: str) -> bool:
+    """Paste ``script`` in paste mode through ``serve --no-pacing``; whether its result came out right."""
     with served("microbit", tmp_path, "--no-pacing") as pty:
         term = Terminal(pty)
         try:
@@ -184,8 +196,8 @@ def test_a_4kb_paste_arrives_whole_on_microbit_and_is_cut_without_pacing(tmp_pat
             term.write(b"\x03")  # leave paste mode if it is still open
         finally:
             term.close()
-        text = term.buf.decode("utf-8", "replace").replace("\r", "")
-        assert f"\n{want}\n" not in text, "4 KB pasted unpaced arrived whole: the test no longer shows the loss"
+    text = term.buf.decode("utf-8", "replace").replace("\r", "")
+    return f"\n{want}\n" in text
 
 
 @pytest.mark.parametrize("board", ["microbit", "unix"])
