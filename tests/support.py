@@ -6,6 +6,7 @@ integration tests import it the same way.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,8 +21,10 @@ from mpbench.session.repl import ReplMode
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def mpbench(*args: str, cwd: Path = ROOT, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI (``python -m mpbench.cli``) with no standard input."""
+def mpbench(
+    *args: str, cwd: Path = ROOT, timeout: float = 120.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI (``python -m mpbench.cli``) with no standard input (``env``: added variables)."""
     return subprocess.run(
         [sys.executable, "-m", "mpbench.cli", *args],
         capture_output=True,
@@ -29,6 +32,7 @@ def mpbench(*args: str, cwd: Path = ROOT, timeout: float = 120.0) -> subprocess.
         timeout=timeout,
         stdin=subprocess.DEVNULL,
         cwd=cwd,
+        env={**os.environ, **env} if env else None,
     )
 
 

@@ -224,14 +224,21 @@ def test_a_unix_bundle_is_marked_non_deterministic_and_needs_allow_host(tmp_path
 
 
 def test_no_bundle_leaves_an_emulator_or_temporary_folder(tmp_path: Path) -> None:
-    """The replay's extracted firmware lives in a private temp dir that is removed afterwards."""
-    before = {p.name for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("mpbench-replay-*")}
+    """The replay's extracted firmware lives in a private temp dir that is removed afterwards.
+
+    The CLI gets a TMPDIR of its own, so another run on the same machine cannot leave or take
+    a folder there while this one looks.
+    """
     needs("microbit")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {"TMPDIR": str(tmp)}
     (tmp_path / "ok.py").write_text("print('ok')\n")
-    assert mpbench("repro", "create", "-p", "microbit", "ok.py", "--include-firmware", cwd=tmp_path).returncode == 0
-    assert mpbench("repro", "run", "ok.microbit.mpbundle", cwd=tmp_path).returncode == 0
-    after = {p.name for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("mpbench-replay-*")}
-    assert after <= before
+    made = mpbench("repro", "create", "-p", "microbit", "ok.py", "--include-firmware", cwd=tmp_path, env=env)
+    assert made.returncode == 0, made.stderr
+    ran = mpbench("repro", "run", "ok.microbit.mpbundle", cwd=tmp_path, env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert list(tmp.iterdir()) == []
 
 
 # -- a replay runs in the timing mode the recording used ---------------------------------
