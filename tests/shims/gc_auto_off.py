@@ -2,17 +2,8 @@
 # threshold runs a GC (the real gc.disable(), and gc.enable() does nothing), only an
 # explicit gc.collect(). Run as `micropython -i gc_auto_off.py`; see kbd_intr_noop.py.
 import gc as _real
-import sys
 
-
-class _Gc:
-    pass
-
-
-_m = _Gc()
-for _k in dir(_real):
-    if not _k.startswith("__"):
-        setattr(_m, _k, getattr(_real, _k))
+import _mpb_shim
 
 
 def _enable():
@@ -20,7 +11,6 @@ def _enable():
 
 
 _real.disable()
-_m.enable = _enable
-sys.modules["gc"] = _m
-sys.path[0] = ""
-del _Gc, _m, _k, _enable, _real, sys
+_mpb_shim.replace("gc", enable=_enable)
+_mpb_shim.done()
+del _mpb_shim, _enable, _real

@@ -2,17 +2,8 @@
 # whole blocks) but never acts on it: no GC runs when that much has been allocated. Run as
 # `micropython -i gc_threshold_noop.py`; see kbd_intr_noop.py for how.
 import gc as _real
-import sys
 
-
-class _Gc:
-    pass
-
-
-_m = _Gc()
-for _k in dir(_real):
-    if not _k.startswith("__"):
-        setattr(_m, _k, getattr(_real, _k))
+import _mpb_shim
 
 
 def _threshold(*amount, _kept=[-1]):  # noqa: B006 - the list is the kept value
@@ -23,7 +14,6 @@ def _threshold(*amount, _kept=[-1]):  # noqa: B006 - the list is the kept value
 
 
 _real.threshold(-1)
-_m.threshold = _threshold
-sys.modules["gc"] = _m
-sys.path[0] = ""
-del _Gc, _m, _k, _threshold, _real, sys
+_mpb_shim.replace("gc", threshold=_threshold)
+_mpb_shim.done()
+del _mpb_shim, _threshold, _real
