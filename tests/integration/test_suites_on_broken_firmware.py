@@ -106,31 +106,31 @@ IRQ_BOARDS: dict[str, tuple[bool, str, str | None, str | None]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def shim_results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Result]:
-    """Every suite on the honest unix port and on each shimmed one, in one Robot run."""
+def _on_shims(
+    factory: pytest.TempPathFactory, folder: str, shims: dict[str, tuple[str, set[str]]], *options: str
+) -> dict[tuple[str, str], Result]:
+    """The suites on the honest unix port and on each of ``shims``, in one Robot run."""
     needs("unix")
-    tmp = tmp_path_factory.mktemp("broken-firmware")
+    tmp = factory.mktemp(folder)
     platforms = tmp / "platforms"
     platforms.mkdir()
     write_variant(platforms, "unix", "unix")
-    for board, (shim, _) in SHIMS.items():
+    for board, (shim, _) in shims.items():
         write_variant(platforms, "unix", board, shim)
-    return run_suites(platforms, ["unix", *SHIMS], tmp / "results")
+    return run_suites(platforms, ["unix", *shims], tmp / "results", *options)
+
+
+@pytest.fixture(scope="module")
+def shim_results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Result]:
+    """Every suite on the honest unix port and on each shimmed one, in one Robot run."""
+    return _on_shims(tmp_path_factory, "broken-firmware", SHIMS)
 
 
 @pytest.fixture(scope="module")
 def memory_results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Result]:
     """The memory suites on the honest unix port and on each memory shim, in one Robot run."""
-    needs("unix")
-    tmp = tmp_path_factory.mktemp("broken-memory")
-    platforms = tmp / "platforms"
-    platforms.mkdir()
-    write_variant(platforms, "unix", "unix")
-    for board, (shim, _) in MEMORY_SHIMS.items():
-        write_variant(platforms, "unix", board, shim)
     selection = [arg for suite in MEMORY_SUITES for arg in ("--suite", suite)]
-    return run_suites(platforms, ["unix", *MEMORY_SHIMS], tmp / "results", *selection)
+    return _on_shims(tmp_path_factory, "broken-memory", MEMORY_SHIMS, *selection)
 
 
 @pytest.fixture(scope="module")
