@@ -46,8 +46,10 @@ POOL_ENV = "MPBENCH_RENODE_POOL"
 DEFAULT_POOL = 2
 
 _VIRTUAL = re.compile(rb"Elapsed Virtual Time: (\d+):(\d+):(\d+(?:\.\d+)?)")
+#: A line by which Renode says a command or script line failed, in its log or a monitor answer.
+#: "No such command or device" is how Renode 1.15.1 answers a typo (a wrong peripheral or
+#: method in a platform file's IRQ commands, say), not with its usual error line.
 _ERROR = re.compile(r"\[ERROR\]|There was an error executing command|Could not find|No such command")
-_REFUSED = re.compile(r"There was an error executing command|\[ERROR\]|No such command or device")
 _LOG_LINE = re.compile(rb"\d\d:\d\d:\d\d\.\d{4} \[(?:NOISY|DEBUG|INFO|WARNING)\] [^\n]*\n")
 _SYNC = re.compile(rb"^\s*mpb-sync-(\d+)\s*$")
 
@@ -230,9 +232,7 @@ class RenodeProcess:
                     raise EngineError(f"Renode {why}", engine="renode", stderr_tail=self.log_tail())
                 self._sync_cond.wait(min(left, 0.5))
             lines = list(self._sync_lines)
-        # "No such command or device" is how Renode 1.15.1 answers a typo (a wrong peripheral or method
-        # in a platform file's IRQ commands, say): without it such a command passed silently.
-        errors = [ln for ln in lines if _REFUSED.search(ln)]
+        errors = [ln for ln in lines if _ERROR.search(ln)]
         if errors:
             i = next(i for i, ln in enumerate(lines) if ln in errors)
             raise EngineError(
